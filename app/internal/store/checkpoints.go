@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"mimecast-qradar/app/internal/model"
+)
+
+// Checkpoint returns the stored checkpoint of (account, stream), or nil when
+// there is none yet.
+func (s *Store) Checkpoint(ctx context.Context, accountID int64, stream model.Stream) ([]byte, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM checkpoints WHERE account_id = ? AND stream = ?`,
+		accountID, string(stream)).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoint %d/%s: %w", accountID, stream, err)
+	}
+	return data, nil
+}
+
+// SaveCheckpoint stores the checkpoint of (account, stream). The write is
+// durable when it returns: the collector calls it only after the events
+// before the checkpoint were flushed to the syslog target.
+func (s *Store) SaveCheckpoint(ctx context.Context, accountID int64, stream model.Stream, data []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (account_id, stream, data, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, stream) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
+		accountID, string(stream), data, ms(s.now()))
+	if err != nil {
+		return fmt.Errorf("saving checkpoint %d/%s: %w", accountID, stream, err)
+	}
+	return nil
+}
+
+// DeleteCheckpoint forgets the checkpoint of (account, stream), so the next
+// run starts from the account's initial lookback.
+func (s *Store) DeleteCheckpoint(ctx context.Context, accountID int64, stream model.Stream) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM checkpoints WHERE account_id = ? AND stream = ?`,
+		accountID, string(stream)); err != nil {
+		return fmt.Errorf("deleting checkpoint %d/%s: %w", accountID, stream, err)
+	}
+	return nil
+}
