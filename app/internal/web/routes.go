@@ -1,0 +1,57 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Handler returns the app's HTTP handler. Every path is relative to the app
+// root: QRadar's proxy strips /console/plugins/<id>/app_proxy before
+// requests arrive.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.commonHeaders, middleware.GetHead, s.csrfProtect)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found: "+r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	})
+
+	r.Get("/debug", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("Pong!\n"))
+	})
+	r.Get("/", s.showPanel)
+	r.Get("/index", s.showPanel)
+	r.Get("/static/*", s.serveStatic)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.apiLimits, s.accessLog)
+		r.Get("/api/csrf", s.getCSRF)
+
+		r.Get("/api/accounts", s.listAccounts)
+		r.Post("/api/accounts", s.createAccount)
+		r.Get("/api/accounts/{id}", s.getAccount)
+		r.Put("/api/accounts/{id}", s.updateAccount)
+		r.Delete("/api/accounts/{id}", s.deleteAccount)
+		r.Post("/api/accounts/{id}/test", s.testAccount)
+		r.Post("/api/accounts/{id}/collect", s.collectAccount)
+		r.Get("/api/accounts/{id}/runs", s.listRuns)
+
+		r.Get("/api/status", s.getStatus)
+
+		r.Get("/api/settings", s.getSettings)
+		r.Put("/api/settings", s.putSettings)
+		r.Post("/api/settings/test-syslog", s.testSyslog)
+
+		if s.qradar != nil {
+			s.qradar.Routes(r)
+		} else {
+			s.qradarOffRoutes(r)
+		}
+	})
+	return r
+}

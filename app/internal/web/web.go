@@ -1,0 +1,136 @@
+// Package web serves the Mimecast API Configuration panel and its JSON API
+// (design §5): accounts, status, run history, the syslog target setting and
+// the QRadar set-up view, behind QRadar's app proxy.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/sessions"
+
+	"mimecast-qradar/app/internal/model"
+	"mimecast-qradar/app/internal/store"
+)
+
+// Collector is what the web layer needs from the collector: scheduling
+// changes, on-demand runs, live status and connection tests.
+type Collector interface {
+	// AccountSaved (re)schedules an account; it runs once when created or
+	// enabled.
+	AccountSaved(ctx context.Context, id int64, created bool)
+	// AccountDeleted stops scheduling an account.
+	AccountDeleted(ctx context.Context, id int64)
+	// CollectNow starts a run; model.ErrRunInProgress and
+	// model.ErrAccountDisabled are answered with 409.
+	CollectNow(ctx context.Context, id int64) error
+	// Status returns the state of every account and stream.
+	Status(ctx context.Context) (model.Status, error)
+	// Test checks the account's credentials and each selected stream's
+	// permission without collecting anything.
+	Test(ctx context.Context, a model.Account) model.TestResult
+}
+
+// QRadar is the optional QRadar set-up component. Routes registers the
+// full design §5 paths (/api/qradar, /api/qradar/setup, /api/qradar/deploy,
+// /api/searches, /api/searches/{name}/run) on a router that already applies
+// the session, CSRF, body-limit and JSON-error middleware.
+type QRadar interface {
+	Routes(r chi.Router)
+	// RequestReconcile asks for a reconcile soon; it must not block.
+	RequestReconcile()
+}
+
+// Options are the dependencies and settings of the web server.
+type Options struct {
+	Store     *store.Store
+	Collector Collector
+	QRadar    QRadar // nil: QRadar set-up is off and the panel says why
+
+	// WebDir holds templates/ and static/. Templates are parsed once in New.
+	WebDir string
+	// AppID is QRADAR_APP_ID; it names and scopes the session cookie. May be "".
+	AppID   string
+	Version string
+	// AllowedOrigins are extra Mimecast origins (--allow-base-url).
+	AllowedOrigins []string
+
+	// DefaultSyslogTarget is the target used when none was saved in the panel.
+	DefaultSyslogTarget string
+	// ValidateSyslogTarget checks a target URL; nil uses a basic check.
+	ValidateSyslogTarget func(string) error
+	// SendTestEvent sends one health event to target.
+	SendTestEvent func(ctx context.Context, target string) error
+
+	Logger *slog.Logger
+}
+
+// Server is the HTTP side of the app. Create it with New.
+type Server struct {
+	store     *store.Store
+	collector Collector
+	qradar    QRadar
+	opts      Options
+	log       *slog.Logger
+
+	page         *template.Template
+	staticDir    string
+	assetVersion string
+
+	sessions   *sessions.CookieStore
+	cookieName string
+	cookiePath string
+
+	now func() time.Time
+}
+
+// SettingSyslogTarget is the settings key of the syslog target chosen in
+// the panel; an empty or missing value means Options.DefaultSyslogTarget.
+const SettingSyslogTarget = "syslog_target"
+
+// New checks the options, parses the panel's templates, hashes the static
+// assets and loads (or creates, on first start) the session keys.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("web: no store")
+	}
+	if opts.Collector == nil {
+		return nil, errors.New("web: no collector")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		store:     opts.Store,
+		collector: opts.Collector,
+		qradar:    opts.QRadar,
+		opts:      opts,
+		log:       log,
+		staticDir: filepath.Join(opts.WebDir, "static"),
+		now:       time.Now,
+	}
+	page, err := template.ParseFiles(filepath.Join(opts.WebDir, "templates", "index.html"))
+	if err != nil {
+		return nil, fmt.Errorf("parsing panel templates in %s: %w", opts.WebDir, err)
+	}
+	s.page = page
+	if fi, err := os.Stat(s.staticDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("web: static directory %s is missing", s.staticDir)
+	}
+	if s.assetVersion, err = hashDir(s.staticDir); err != nil {
+		return nil, fmt.Errorf("hashing static assets: %w", err)
+	}
+	if err := s.initSessions(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
