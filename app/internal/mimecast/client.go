@@ -1,8 +1,10 @@
 // Package mimecast is the client of the Mimecast API used by the collector:
-// API 2.0 (OAuth2 client credentials, SIEM batch files) and API 1.0 (HMAC
-// signed calls, get-siem-logs), plus the audit, TTP and DLP log endpoints
-// shared by both generations. Records are decoded as a stream, one at a time,
-// into model.Record values.
+// API 2.0 (OAuth2 client credentials, Cloud Gateway and Cloud Integrated
+// SIEM batch files) and API 1.0 (HMAC signed calls, get-siem-logs), plus the
+// endpoints shared by both generations: the audit, TTP, DLP, held release
+// and archive search logs, the threat intel malware feeds (STIX) and the
+// Awareness Training data sets. Records are decoded as a stream, one at a
+// time, into model.Record values.
 package mimecast
 
 import (

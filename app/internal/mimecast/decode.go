@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -25,9 +27,11 @@ type DecodeStats struct {
 type recordKind int
 
 const (
-	kindSIEMv2 recordKind = iota // API 2.0 SIEM lines
-	kindSIEMv1                   // API 1.0 SIEM records (JSON or key_value)
-	kindAPI                      // /api/... log records
+	kindSIEMv2    recordKind = iota // API 2.0 SIEM lines
+	kindSIEMv1                      // API 1.0 SIEM records (JSON or key_value)
+	kindAPI                         // /api/... log records
+	kindCI                          // API 2.0 Cloud Integrated SIEM lines
+	kindAwareness                   // Awareness Training snapshot rows
 )
 
 // maxMalformedLogs bounds the warnings logged per file or page.
@@ -44,6 +48,8 @@ type decoder struct {
 	idField   int    // API streams: member holding the identity, or -1
 	maxRecord int
 	notBefore time.Time // drop records older than this (API 1.0 look-back)
+	idSuffix  string    // awareness: appended to the e-mail identity (phishing campaign id)
+	extra     []byte    // awareness: JSON members added to each record (`"k":v,...`)
 	fn        func(*model.Record) error
 	log       *slog.Logger
 	where     string // names the file or page in log lines
@@ -58,6 +64,8 @@ type decoder struct {
 	kvBuf  []byte // JSON built from a key_value line
 	kvKeys [][2]int
 	pairs  []kvPair
+	rawBuf []byte // a record with members added
+	stix   *stixState
 }
 
 // emit checks that raw is a JSON object, fills the record and calls fn.
@@ -102,6 +110,18 @@ func (d *decoder) emit(raw []byte) error {
 				}
 			}
 		}
+	case kindCI:
+		r.LogType = d.ciLogType(raw)
+		if v := f.raw(raw, fTimestamp); v != nil {
+			r.Time = epochMillisTime(v)
+		}
+		r.ID = d.ciIdentity(raw)
+	case kindAwareness:
+		r.LogType = d.logType
+		r.ID = d.awarenessIdentity(raw)
+		if len(d.extra) > 0 && !f.has(fCampaignID) {
+			r.Raw = d.withMembers(raw, d.extra)
+		}
 	}
 	if !d.notBefore.IsZero() && !r.Time.IsZero() && r.Time.Before(d.notBefore) {
 		d.stats.Skipped++
@@ -133,6 +153,103 @@ func (d *decoder) v2LogType(raw []byte) string {
 		return d.logType
 	}
 	return unknownLogType
+}
+
+// ciTypes maps the type member of Cloud Integrated records (and the type
+// query value of the CI batch endpoint) to its log type.
+var ciTypes = map[string]string{
+	"entities": model.LogCIEntities,
+	"mailflow": model.LogCIMailflow,
+	"urlclick": model.LogCIURLClick,
+}
+
+// isCILogType reports whether logType is a Cloud Integrated log type
+// (ci_entities, ci_mailflow, ci_urlclick).
+func isCILogType(logType string) bool {
+	for _, lt := range ciTypes {
+		if lt == logType {
+			return true
+		}
+	}
+	return false
+}
+
+// ciLogType reads a Cloud Integrated record's type; the file's requested
+// type is the fallback.
+func (d *decoder) ciLogType(raw []byte) string {
+	if s, ok := stringValue(d.fields.raw(raw, fType)); ok {
+		if lt, ok := ciTypes[string(bytes.ToLower(s))]; ok {
+			return lt
+		}
+	}
+	if d.logType != "" {
+		return d.logType
+	}
+	return unknownLogType
+}
+
+// ciIdentityFields are the members whose values identify a Cloud
+// Integrated record (reference §5; elastic fingerprints the same): the
+// records carry no id, and processingId alone repeats across a message's
+// events.
+var ciIdentityFields = [...]int{fMessageID, fProcessingID, fAggregateID, fAccountID, fTimestamp, fAction, fType, fSubtype}
+
+// ciIdentity returns a hash of the identity members (hex, 128 bits). String
+// values count by their decoded text, other values as written; an absent
+// member and null differ.
+func (d *decoder) ciIdentity(raw []byte) string {
+	b := d.idBuf[:0]
+	for _, i := range ciIdentityFields {
+		switch v := d.fields.raw(raw, i); {
+		case v == nil:
+			b = append(b, 0)
+		default:
+			if s, ok := stringValue(v); ok {
+				b = append(b, 's')
+				b = append(b, s...)
+			} else {
+				b = append(b, 'r')
+				b = append(b, v...)
+			}
+		}
+		b = append(b, 0xff) // never inside UTF-8 text
+	}
+	d.idBuf = b
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// awarenessIdentity returns the user's e-mail address (email, or
+// emailAddress in safe score rows), followed by "|<campaign id>" for
+// phishing campaign user data; "" without an address.
+func (d *decoder) awarenessIdentity(raw []byte) string {
+	v, ok := stringValue(d.fields.raw(raw, fEmail))
+	if !ok || len(v) == 0 {
+		v, ok = stringValue(d.fields.raw(raw, fEmailAddress))
+	}
+	if !ok || len(v) == 0 {
+		return ""
+	}
+	if d.idSuffix == "" {
+		return string(v)
+	}
+	return string(v) + "|" + d.idSuffix
+}
+
+// withMembers returns the object raw with the members in extra (`"k":v`
+// pairs, comma-separated) added before its closing brace, in a buffer
+// reused between records.
+func (d *decoder) withMembers(raw, extra []byte) []byte {
+	body := bytes.TrimRight(raw, " \t\r\n")
+	body = bytes.TrimRight(body[:len(body)-1], " \t\r\n") // drop '}'
+	b := append(d.rawBuf[:0], body...)
+	if body[len(body)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = append(b, extra...)
+	b = append(b, '}')
+	d.rawBuf = b
+	return b
 }
 
 // partitionOffset returns "partition:offset", the position of an API 2.0

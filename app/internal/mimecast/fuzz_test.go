@@ -90,6 +90,13 @@ func FuzzScanRecord(f *testing.F) {
 		_ = epochMillisTime(fields.raw(data, fTimestamp))
 		_ = textTime(fields.raw(data, fDatetime))
 		_ = inferV1LogType(&fields)
+		_ = d.ciLogType(data)
+		_ = d.ciIdentity(data)
+		_ = d.awarenessIdentity(data)
+		// Adding members keeps the record one valid JSON object.
+		if added := d.withMembers(data, []byte(`"campaignId":"c\"1","n":1`)); !json.Valid(added) || scanRecord(added, &fields) != nil {
+			t.Fatalf("withMembers(%q) = %q", data, added)
+		}
 	})
 }
 
@@ -270,6 +277,84 @@ func FuzzEnvelope(f *testing.F) {
 				t.Fatalf("valid envelope refused: %v", err)
 			}
 			compareWithReference(t, d, *out, ref)
+		}
+	})
+}
+
+// refIndicators finds, with encoding/json, the indicator ids of a threat
+// intel bundle and how many objects the decoder must count as malformed;
+// ok is false for shapes the decoder refuses.
+func refIndicators(data []byte, maxRecord int) (ids []string, malformed int, ok bool) {
+	top, ok := objectMembers(data)
+	if !ok {
+		return nil, 0, false
+	}
+	for _, m := range top {
+		switch m.name {
+		case "objects":
+			if string(m.value) == "null" {
+				continue
+			}
+			var elems []json.RawMessage
+			if json.Unmarshal(m.value, &elems) != nil {
+				return nil, 0, false
+			}
+			for _, el := range elems {
+				if el[0] != '{' || len(el) > maxRecord {
+					malformed++
+					continue
+				}
+				var o struct {
+					Type string `json:"type"`
+					ID   string `json:"id"`
+				}
+				_ = json.Unmarshal(el, &o)
+				if o.Type == "indicator" {
+					ids = append(ids, o.ID)
+				}
+			}
+		case "fail":
+			// Any value is accepted (an unreadable one is still a failure).
+		}
+	}
+	return ids, malformed, true
+}
+
+func FuzzSTIXBundle(f *testing.F) {
+	for _, name := range []string{"threat-intel-malware-customer.json", "threat-intel-malware-grid.json", "v2-threat-intel-no-result.json"} {
+		f.Add(readFile(f, "testdata/responses/"+name))
+	}
+	f.Add([]byte(`{"objects":[{"type":"relationship","relationship_type":"indicates","source_ref":"i","target_ref":"m"},{"type":"indicator","id":"i","pattern":"[file:hashes.'SHA-256' = '` + string(bytes.Repeat([]byte("a"), 64)) + `']"},{"type":"malware","id":"m","name":"x\u00e9"},1,{}],"objects":null,"objects":[{"type":"indicator","sha256":1,"feed_type":"f","id":7}]}`))
+	f.Add([]byte(`{"objects":[{"type":"indicator","id":"\"}"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const maxRecord = 512
+		var ids []string
+		var records [][]byte
+		d, _ := testDecoder(kindAPI, maxRecord)
+		d.fn = func(r *model.Record) error {
+			ids = append(ids, r.ID)
+			records = append(records, bytes.Clone(r.Raw))
+			return nil
+		}
+		_, _, err := d.stixBundle(bytes.NewReader(data), "malware_grid")
+		checkDecodeResult(t, err, records)
+		if !json.Valid(data) {
+			return
+		}
+		want, malformed, ok := refIndicators(data, maxRecord)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("valid bundle refused: %v", err)
+		}
+		if d.stats.Malformed != malformed || len(ids) != len(want) {
+			t.Fatalf("decoder: %d records, %d malformed; reference: %d, %d", len(ids), d.stats.Malformed, len(want), malformed)
+		}
+		for i := range want {
+			if ids[i] != want[i] {
+				t.Fatalf("record %d has id %q, reference %q", i, ids[i], want[i])
+			}
 		}
 	})
 }

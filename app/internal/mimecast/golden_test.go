@@ -342,6 +342,9 @@ func TestGolden_ResponseBodiesDecode(t *testing.T) {
 		{"v1-audit-get-audit-events.json", model.StreamAudit, "/api/audit/get-audit-events", 1, ""},
 		{"v1-dlp-get-logs.json", model.StreamDLP, "/api/dlp/get-logs", 1, ""},
 		{"v2-ttp-attachment-last-page.json", model.StreamTTPAttachment, "/api/ttp/attachment/get-logs", 0, ""},
+		{"v2-held-release-logs-page1.json", model.StreamMessageRelease, "/api/gateway/get-held-release-logs", 1, "nexttoken"},
+		{"v2-held-release-logs-last-page.json", model.StreamMessageRelease, "/api/gateway/get-held-release-logs", 0, ""},
+		{"v2-archive-search-logs-page1.json", model.StreamArchiveSearch, "/api/archive/get-archive-search-logs", 2, "nexttoken"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

@@ -18,6 +18,17 @@ const (
 	fEventTime
 	fDate
 	fID
+	fReleased     // message release
+	fCreateTime   // archive search
+	fEmail        // awareness training
+	fEmailAddress // awareness safe score
+	fCampaignID   // awareness phishing user data (added by the client)
+	fMessageID    // Cloud Integrated identity, with the members below
+	fProcessingID
+	fAggregateID
+	fAccountID
+	fAction
+	fSubtype
 
 	fRcptActType
 	fDelivered
@@ -57,6 +68,28 @@ func fieldIndex(key []byte) int {
 		return fDate
 	case "id":
 		return fID
+	case "released":
+		return fReleased
+	case "createTime":
+		return fCreateTime
+	case "email":
+		return fEmail
+	case "emailAddress":
+		return fEmailAddress
+	case "campaignId":
+		return fCampaignID
+	case "messageId":
+		return fMessageID
+	case "processingId":
+		return fProcessingID
+	case "aggregateId":
+		return fAggregateID
+	case "accountId":
+		return fAccountID
+	case "action":
+		return fAction
+	case "subtype":
+		return fSubtype
 	case "RcptActType":
 		return fRcptActType
 	case "Delivered":

@@ -13,7 +13,7 @@ import (
 
 // LogQuery asks for one page of an /api/... log stream.
 type LogQuery struct {
-	Stream    model.Stream // audit, ttp_url, ttp_attachment, ttp_impersonation or dlp
+	Stream    model.Stream // audit, ttp_url, ttp_attachment, ttp_impersonation, dlp, message_release or archive_search
 	Start     time.Time
 	End       time.Time // zero means now
 	PageToken string    // "" for the first page
@@ -36,6 +36,7 @@ type apiStream struct {
 	fromKey   string
 	toKey     string
 	extra     map[string]any
+	feature   string // separately licensed data, for the wording of a 403
 }
 
 // apiStreams are the paged log endpoints, the same on API 1.0 and 2.0.
@@ -54,6 +55,16 @@ var apiStreams = map[model.Stream]apiStream{
 	model.StreamDLP: {path: "/api/dlp/get-logs", wrapper: "dlpLogs", logType: model.LogDLP,
 		timeField: fEventTime, idField: -1, fromKey: "from", toKey: "to",
 		extra: map[string]any{"oldestFirst": true}},
+	// Held release logs come in several record shapes (operator and sender
+	// as strings or objects with different keys); only released and id are
+	// read here, so every shape passes through unchanged. A record without
+	// released keeps a zero time.
+	model.StreamMessageRelease: {path: "/api/gateway/get-held-release-logs", wrapper: "heldReleaseLogs", logType: model.LogMessageRelease,
+		timeField: fReleased, idField: fID, fromKey: "start", toKey: "end", feature: "held message release logs"},
+	// Archive search logs have no identity: two identical records in the
+	// same second are two searches, so both are delivered.
+	model.StreamArchiveSearch: {path: "/api/archive/get-archive-search-logs", wrapper: "logs", logType: model.LogArchiveSearch,
+		timeField: fCreateTime, idField: -1, fromKey: "start", toKey: "end", feature: "archive search logs"},
 }
 
 // requestTimeLayout is Mimecast's documented date format (§2).
@@ -72,10 +83,6 @@ func (c *Client) Logs(ctx context.Context, q LogQuery, fn func(*model.Record) er
 	if end.IsZero() {
 		end = c.now()
 	}
-	pageSize := q.PageSize
-	if pageSize <= 0 {
-		pageSize = 100
-	}
 	item := map[string]any{
 		spec.fromKey: q.Start.UTC().Format(requestTimeLayout),
 		spec.toKey:   end.UTC().Format(requestTimeLayout),
@@ -83,48 +90,87 @@ func (c *Client) Logs(ctx context.Context, q LogQuery, fn func(*model.Record) er
 	for k, v := range spec.extra {
 		item[k] = v
 	}
+	d := c.newDecoder(kindAPI, q.Stream, spec.logType, fn, spec.path)
+	d.timeField, d.idField = spec.timeField, spec.idField
+	next, err := c.postPage(ctx, apiPage{path: spec.path, what: string(q.Stream) + " logs", feature: spec.feature,
+		wrapper: spec.wrapper, item: item, pageSize: q.PageSize, pageToken: q.PageToken}, d)
+	return LogPage{Next: next, Stats: d.stats}, err
+}
+
+// apiPage is one page request to a paged /api/... endpoint.
+type apiPage struct {
+	path      string
+	what      string // names the data in errors, e.g. "audit logs"
+	feature   string // separately licensed data, for the wording of a 403
+	wrapper   string // member of data[i] holding the records; "" when data[] holds them
+	item      any    // data[0]; nil sends no data member
+	pageSize  int    // <= 0 means 100
+	pageToken string
+}
+
+// postPage sends one page request and streams the records of the answer
+// through d. It returns the next page's token ("" on the last page). fn's
+// error (d.cbErr) is returned unchanged.
+func (c *Client) postPage(ctx context.Context, p apiPage, d *decoder) (string, error) {
+	pageSize := p.pageSize
+	if pageSize <= 0 {
+		pageSize = 100
+	}
 	pagination := map[string]any{"pageSize": pageSize}
-	if q.PageToken != "" {
+	if p.pageToken != "" {
 		// The original filters are sent again with the token: both forms
 		// are accepted by Mimecast, this one by every peer's server too.
-		pagination["pageToken"] = q.PageToken
+		pagination["pageToken"] = p.pageToken
 	}
-	body, err := json.Marshal(map[string]any{"meta": map[string]any{"pagination": pagination}, "data": []any{item}})
+	req := map[string]any{"meta": map[string]any{"pagination": pagination}}
+	if p.item != nil {
+		req["data"] = []any{p.item}
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
-		return LogPage{}, fmt.Errorf("fetching %s logs: %w", q.Stream, err)
+		return "", fmt.Errorf("fetching %s: %w", p.what, err)
 	}
 	resp, err := c.do(ctx, &request{
 		method:      http.MethodPost,
-		url:         c.base + spec.path,
+		url:         c.base + p.path,
 		body:        body,
 		contentType: "application/json",
 		accept:      "application/json",
 		auth:        authAPI,
+		feature:     p.feature,
 	})
 	if err != nil {
-		return LogPage{}, fmt.Errorf("fetching %s logs: %w", q.Stream, err)
+		return "", fmt.Errorf("fetching %s: %w", p.what, err)
 	}
 	defer resp.Body.Close()
 
-	d := c.newDecoder(kindAPI, q.Stream, spec.logType, fn, spec.path)
-	d.timeField, d.idField = spec.timeField, spec.idField
-	meta, fail, err := d.envelope(newLimitedReader(resp.Body, c.limits.MaxDecompressedBytes), spec.wrapper)
-	page := LogPage{Stats: d.stats}
+	before := d.stats
+	meta, fail, err := d.envelope(newLimitedReader(resp.Body, c.limits.MaxDecompressedBytes), p.wrapper)
 	if err != nil {
 		if err == d.cbErr {
-			return page, err
+			return "", err
 		}
-		return page, fmt.Errorf("reading %s logs: %w", q.Stream, err)
+		return "", fmt.Errorf("reading %s: %w", p.what, err)
 	}
-	if err := c.failError(resp.StatusCode, fail); err != nil {
-		return page, fmt.Errorf("fetching %s logs: %w", q.Stream, err)
+	if err := c.failErrorFor(resp.StatusCode, fail, p.feature); err != nil {
+		return "", fmt.Errorf("fetching %s: %w", p.what, err)
 	}
 	// Mimecast may answer a last page with empty data and a next token
 	// anyway; following it would loop, so an empty page ends the stream.
-	if d.stats.Records+d.stats.Malformed+d.stats.Skipped > 0 {
-		page.Next = meta.nextToken()
+	if d.stats == before {
+		return "", nil
 	}
-	return page, nil
+	return meta.nextToken(), nil
+}
+
+// failErrorFor is failError with the wording of a refused licensed feature.
+func (c *Client) failErrorFor(status int, fail []failItem, feature string) error {
+	err := c.failError(status, fail)
+	var apiErr *APIError
+	if feature != "" && errors.As(err, &apiErr) && apiErr.Kind == ErrPermission {
+		apiErr.hint = permissionHint(feature)
+	}
+	return err
 }
 
 // CheckAuth verifies the credentials: API 2.0 fetches a fresh token; API 1.0
@@ -152,7 +198,10 @@ func (c *Client) CheckAuth(ctx context.Context) error {
 
 // CheckStream verifies that the account may read stream s with a minimal
 // request (one record or file over a short window); nothing is delivered
-// and no checkpoint is involved. A refusal gives an ErrPermission kind.
+// and no checkpoint is involved. A refusal gives an ErrPermission kind; for
+// the separately licensed streams (held release, archive search, threat
+// intel, Cloud Integrated SIEM, Awareness Training) its message says "not
+// licensed or no permission for <feature>".
 func (c *Client) CheckStream(ctx context.Context, s model.Stream) error {
 	discard := func(*model.Record) error { return nil }
 	now := c.now()
@@ -173,6 +222,16 @@ func (c *Client) CheckStream(ctx context.Context, s model.Stream) error {
 			}
 			resp.Body.Close()
 		}
+	case s == model.StreamSIEMCI:
+		_, err = c.SIEMBatchCI(ctx, "entities", now, "", 1)
+	case s == model.StreamThreatIntelCustomer || s == model.StreamThreatIntelGrid:
+		// A one-minute window: usually "no results", which proves access
+		// without downloading a feed.
+		_, _, err = c.ThreatIntel(ctx, s, now.Add(-time.Minute), now, "", discard)
+	case s == model.StreamAwarenessTraining:
+		spec := awarenessKinds["safe_score"]
+		d := c.newDecoder(kindAwareness, s, spec.logType, discard, spec.path)
+		_, err = c.postPage(ctx, apiPage{path: spec.path, what: "awareness training safe_score", feature: awarenessFeature, pageSize: 1}, d)
 	default:
 		if _, ok := apiStreams[s]; !ok {
 			return fmt.Errorf("checking %s: stream not supported by the Mimecast client", s)

@@ -190,7 +190,7 @@ func TestCheckStream(t *testing.T) {
 		if err := e.client.CheckStream(t.Context(), model.StreamDLP); err != nil {
 			t.Errorf("dlp: %v", err)
 		}
-		if err := e.client.CheckStream(t.Context(), model.StreamArchiveSearch); err == nil {
+		if err := e.client.CheckStream(t.Context(), model.Stream("no_such_stream")); err == nil {
 			t.Error("unsupported stream passed the check")
 		}
 	})

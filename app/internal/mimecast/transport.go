@@ -36,7 +36,8 @@ type request struct {
 	contentType string
 	accept      string
 	auth        authKind
-	file        bool // pre-signed SIEM file: 403/404/410 mean expired
+	file        bool   // pre-signed SIEM file: 403/404/410 mean expired
+	feature     string // separately licensed data, named in the hint of a 403 (e.g. "the Threat Intel feed")
 }
 
 // errTimedOut is the cancellation cause set by the call and stall timers.
@@ -130,8 +131,18 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 				hint: "check the client ID and client secret"}
 		}
 		kind, hint := classify(status, code, retryable, c.version)
+		if kind == ErrPermission && r.feature != "" {
+			hint = permissionHint(r.feature)
+		}
 		return nil, &APIError{Kind: kind, Status: status, Code: code, Message: msg, hint: hint}
 	}
+}
+
+// permissionHint words a refusal to read a separately licensed feature: a
+// 403 there usually means the account lacks the product, not only a role.
+func permissionHint(feature string) string {
+	return "not licensed or no permission for " + feature +
+		": check that the account has it and give the API application a role that may read it"
 }
 
 // attempt sends r once. Errors are network failures (wrapping ErrNetwork),

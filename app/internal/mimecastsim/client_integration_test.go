@@ -5,10 +5,13 @@ package mimecastsim_test
 // the collector must survive.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -529,4 +532,285 @@ func TestClient_DiscoverRegionFindsTheSimulator(t *testing.T) {
 	if err != nil || got != e.srv.URL {
 		t.Errorf("DiscoverRegion = %q, %v; want %s", got, err, e.srv.URL)
 	}
+}
+
+func TestClient_HeldReleaseAndArchiveSearchEveryRecordOnce(t *testing.T) {
+	for _, version := range []string{model.APIVersion2, model.APIVersion1} {
+		for _, quirk := range []bool{false, true} {
+			name := "API " + version
+			if quirk {
+				name += " with empty last page"
+			}
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t, mimecastsim.Options{EmptyLastPage: quirk})
+				c, _ := e.client(t, acme, version, nil)
+				for _, s := range []model.Stream{model.StreamMessageRelease, model.StreamArchiveSearch} {
+					e.sim.Generate("Acme", s, 117)
+					e.sim.Generate("Globex", s, 9)
+					if err := c.CheckStream(t.Context(), s); err != nil {
+						t.Errorf("CheckStream(%s): %v", s, err)
+					}
+					got, stats := collectLogs(t, t.Context(), c, mimecast.LogQuery{Stream: s, Start: e.clock.Now().Add(-24 * time.Hour), End: e.clock.Now(), PageSize: 10})
+					truth := e.sim.Records("Acme", s)
+					// Exactly once per generated record: archive twins
+					// (identical searches in one second) arrive twice.
+					got.checkAgainst(t, truth, time.Second)
+					if stats.Records != 117 || stats.Malformed != 0 {
+						t.Errorf("%s: stats %+v, want 117 records", s, stats)
+					}
+					if s == model.StreamArchiveSearch && got.ids[truth[7].ID] != 2 {
+						t.Errorf("archive twin %q delivered %d times, want 2", truth[7].ID, got.ids[truth[7].ID])
+					}
+				}
+			})
+		}
+	}
+}
+
+// collectThreatIntel pages a feed by its next-token header until the end,
+// keeping each record's Raw.
+func collectThreatIntel(t *testing.T, c *mimecast.Client, feed model.Stream, start, end time.Time) (*received, map[string][]byte, int) {
+	t.Helper()
+	got := newReceived()
+	raws := map[string][]byte{}
+	add := got.add(feed)
+	token, pages := "", 0
+	for range 1000 {
+		next, _, err := c.ThreatIntel(t.Context(), feed, start, end, token, func(r *model.Record) error {
+			raws[r.ID] = bytes.Clone(r.Raw)
+			return add(r)
+		})
+		if err != nil {
+			t.Fatalf("ThreatIntel(%s): %v", feed, err)
+		}
+		pages++
+		if next == "" {
+			return got, raws, pages
+		}
+		token = next
+	}
+	t.Fatal("threat intel paging never ended")
+	return nil, nil, 0
+}
+
+func TestClient_ThreatIntelEveryIndicatorOnceAcrossHeaderPages(t *testing.T) {
+	for _, version := range []string{model.APIVersion2, model.APIVersion1} {
+		t.Run("API "+version, func(t *testing.T) {
+			e := newEnv(t, mimecastsim.Options{ThreatIntelPageSize: 7})
+			e.sim.Generate("Acme", model.StreamThreatIntelCustomer, 40)
+			e.sim.Generate("Acme", model.StreamThreatIntelGrid, 23)
+			e.sim.Generate("Globex", model.StreamThreatIntelGrid, 5)
+			c, _ := e.client(t, acme, version, nil)
+			for _, tc := range []struct {
+				feed     model.Stream
+				feedType string
+				n, pages int
+			}{
+				{model.StreamThreatIntelCustomer, "malware_customer", 40, 6},
+				{model.StreamThreatIntelGrid, "malware_grid", 23, 4},
+			} {
+				if err := c.CheckStream(t.Context(), tc.feed); err != nil {
+					t.Errorf("CheckStream(%s): %v", tc.feed, err)
+				}
+				got, raws, pages := collectThreatIntel(t, c, tc.feed, e.clock.Now().Add(-24*time.Hour), e.clock.Now())
+				truth := e.sim.Records("Acme", tc.feed)
+				got.checkAgainst(t, truth, time.Millisecond)
+				if pages != tc.pages {
+					t.Errorf("%s: %d pages, want %d", tc.feed, pages, tc.pages)
+				}
+				named := 0
+				for _, r := range truth {
+					var rec, ind struct {
+						Pattern     string  `json:"pattern"`
+						SHA256      string  `json:"sha256"`
+						MalwareName *string `json:"malware_name"`
+						FeedType    string  `json:"feed_type"`
+					}
+					json.Unmarshal(raws[r.ID], &rec)
+					json.Unmarshal(r.Raw, &ind)
+					if rec.Pattern != ind.Pattern || !strings.Contains(ind.Pattern, "'"+rec.SHA256+"'") || len(rec.SHA256) != 64 || rec.FeedType != tc.feedType {
+						t.Errorf("indicator %s delivered as %s", r.ID, raws[r.ID])
+					}
+					if rec.MalwareName != nil {
+						named++
+						if *rec.MalwareName != r.MalwareName {
+							t.Errorf("indicator %s: malware_name %q, want %q", r.ID, *rec.MalwareName, r.MalwareName)
+						}
+					}
+				}
+				// Each page but the last sends its last relationship with
+				// the next page, after its indicator was delivered.
+				if want := tc.n - (tc.pages - 1); named != want {
+					t.Errorf("%s: %d indicators with malware_name, want %d", tc.feed, named, want)
+				}
+			}
+			// A window without indicators: "no results" is an empty page.
+			next, stats, err := c.ThreatIntel(t.Context(), model.StreamThreatIntelGrid, e.clock.Now().Add(time.Minute), e.clock.Now().Add(time.Hour), "", func(*model.Record) error {
+				return errors.New("no record expected")
+			})
+			if err != nil || next != "" || stats.Records != 0 {
+				t.Errorf("empty window: next %q, %+v, %v", next, stats, err)
+			}
+		})
+	}
+}
+
+func TestClient_SIEMCIEveryRecordOnce(t *testing.T) {
+	e := newEnv(t, mimecastsim.Options{RecordsPerFile: 60})
+	e.sim.Generate("Acme", model.StreamSIEMCI, 700)
+	e.sim.Generate("Acme", model.StreamSIEM, 100) // not to be listed by the CI endpoint
+	c, _ := e.client(t, acme, model.APIVersion2, nil)
+	if err := c.CheckStream(t.Context(), model.StreamSIEMCI); err != nil {
+		t.Fatalf("CheckStream: %v", err)
+	}
+	got := newReceived()
+	clientIDs := map[string]bool{}
+	add := got.add(model.StreamSIEMCI)
+	records := 0
+	for _, typ := range []string{"entities", "mailflow", "urlclick"} {
+		next := ""
+		for range 1000 {
+			page, err := c.SIEMBatchCI(t.Context(), typ, e.clock.Now().Add(-24*time.Hour), next, 2)
+			if err != nil {
+				t.Fatalf("SIEMBatchCI(%s): %v", typ, err)
+			}
+			for _, f := range page.Files {
+				s, err := c.DownloadSIEMFile(t.Context(), f, func(r *model.Record) error {
+					if r.ID == "" || clientIDs[r.ID] {
+						return errors.New("record without a distinct identity: " + r.ID)
+					}
+					clientIDs[r.ID] = true
+					return add(r)
+				})
+				if err != nil {
+					t.Fatalf("DownloadSIEMFile: %v", err)
+				}
+				records += s.Records
+			}
+			next = page.NextPage
+			if page.CaughtUp || len(page.Files) == 0 {
+				break
+			}
+		}
+	}
+	got.checkAgainst(t, e.sim.Records("Acme", model.StreamSIEMCI), time.Millisecond)
+	if records != 700 {
+		t.Errorf("%d records, want 700", records)
+	}
+}
+
+func TestClient_AwarenessEveryRowOnce(t *testing.T) {
+	e := newEnv(t, mimecastsim.Options{MaxPageSize: 20})
+	e.sim.Generate("Acme", model.StreamAwarenessTraining, 45)
+	e.sim.Generate("Acme", model.StreamAwarenessTraining, 12)
+	e.sim.Generate("Globex", model.StreamAwarenessTraining, 3)
+	c, _ := e.client(t, acme, model.APIVersion2, nil)
+	if err := c.CheckStream(t.Context(), model.StreamAwarenessTraining); err != nil {
+		t.Fatalf("CheckStream: %v", err)
+	}
+	got := newReceived()
+	add := got.add(model.StreamAwarenessTraining)
+	for _, kind := range []string{"safe_score", "performance", "watchlist", "phishing_user"} {
+		_, err := c.Awareness(t.Context(), kind, func(r *model.Record) error {
+			// The client's identity is the simulator's without the log type.
+			if want, _ := strings.CutPrefix(mimecastsim.RecordID(model.StreamAwarenessTraining, r.Raw), r.LogType+":"); r.ID != want {
+				return errors.New("client id " + r.ID + ", simulator's " + want)
+			}
+			return add(r)
+		})
+		if err != nil {
+			t.Fatalf("Awareness(%s): %v", kind, err)
+		}
+	}
+	got.checkAgainst(t, e.sim.Records("Acme", model.StreamAwarenessTraining), time.Second)
+}
+
+func TestClient_UnlicensedStreamsArePermissionErrors(t *testing.T) {
+	e := newEnv(t, mimecastsim.Options{})
+	limited := acme
+	for _, s := range []model.Stream{model.StreamMessageRelease, model.StreamArchiveSearch, model.StreamThreatIntelCustomer,
+		model.StreamSIEMCI, model.StreamAwarenessTraining} {
+		limited.Forbidden = append(limited.Forbidden, mimecastsim.StreamPaths(s)...)
+	}
+	e.sim.AddAccount(limited)
+	c, _ := e.client(t, acme, model.APIVersion2, nil)
+	if err := c.CheckAuth(t.Context()); err != nil {
+		t.Fatalf("CheckAuth: %v", err)
+	}
+	for _, s := range []model.Stream{model.StreamMessageRelease, model.StreamArchiveSearch, model.StreamThreatIntelCustomer,
+		model.StreamThreatIntelGrid, model.StreamSIEMCI, model.StreamAwarenessTraining} {
+		err := c.CheckStream(t.Context(), s)
+		if !errors.Is(err, mimecast.ErrPermission) || !strings.Contains(err.Error(), "not licensed or no permission for") {
+			t.Errorf("CheckStream(%s): %v, want a licence error", s, err)
+		}
+	}
+	if _, _, err := c.ThreatIntel(t.Context(), model.StreamThreatIntelGrid, time.Time{}, time.Time{}, "", nil); !errors.Is(err, mimecast.ErrPermission) {
+		t.Errorf("ThreatIntel: %v", err)
+	}
+	if _, err := c.Awareness(t.Context(), "phishing_user", nil); !errors.Is(err, mimecast.ErrPermission) {
+		t.Errorf("Awareness: %v", err)
+	}
+	if err := c.CheckStream(t.Context(), model.StreamAudit); err != nil {
+		t.Errorf("audit is still licensed: %v", err)
+	}
+}
+
+func TestClient_BrokenPagesOfTheNewStreams(t *testing.T) {
+	ctx := t.Context()
+	setup := func(t *testing.T) (*env, *mimecast.Client) {
+		e := newEnv(t, mimecastsim.Options{RecordsPerFile: 100})
+		e.sim.Generate("Acme", model.StreamThreatIntelGrid, 30)
+		e.sim.Generate("Acme", model.StreamAwarenessTraining, 20)
+		e.sim.GenerateSIEM("Acme", "ci_mailflow", 100)
+		c, _ := e.client(t, acme, model.APIVersion2, nil)
+		return e, c
+	}
+	t.Run("threat intel: a malformed object is skipped and counted", func(t *testing.T) {
+		e, c := setup(t)
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultMalformedRecord, Path: "/api/ttp/threat-intel/"})
+		got := newReceived()
+		_, stats, err := c.ThreatIntel(ctx, model.StreamThreatIntelGrid, time.Time{}, time.Time{}, "", got.add(model.StreamThreatIntelGrid))
+		if err != nil || stats.Malformed != 1 || stats.Records != 30 {
+			t.Fatalf("ThreatIntel: %+v, %v; want 30 records and 1 malformed", stats, err)
+		}
+		got.checkAgainst(t, e.sim.Records("Acme", model.StreamThreatIntelGrid), time.Millisecond)
+	})
+	t.Run("threat intel: a truncated bundle is a bad response", func(t *testing.T) {
+		e, c := setup(t)
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultTruncated, Path: "/api/ttp/threat-intel/"})
+		if _, _, err := c.ThreatIntel(ctx, model.StreamThreatIntelGrid, time.Time{}, time.Time{}, "", func(*model.Record) error { return nil }); !errors.Is(err, mimecast.ErrBadResponse) {
+			t.Errorf("ThreatIntel: %v, want ErrBadResponse", err)
+		}
+	})
+	t.Run("threat intel: 429 then success", func(t *testing.T) {
+		e, c := setup(t)
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.Fault429, Path: "/api/ttp/threat-intel/"})
+		if _, stats, err := c.ThreatIntel(ctx, model.StreamThreatIntelGrid, time.Time{}, time.Time{}, "", func(*model.Record) error { return nil }); err != nil || stats.Records != 30 {
+			t.Errorf("ThreatIntel: %+v, %v", stats, err)
+		}
+	})
+	t.Run("awareness: a malformed row is skipped and counted", func(t *testing.T) {
+		e, c := setup(t)
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultMalformedRecord, Path: "/api/awareness-training/company/"})
+		stats, err := c.Awareness(ctx, "watchlist", func(*model.Record) error { return nil })
+		if err != nil || stats.Malformed != 1 || stats.Records != 20 {
+			t.Errorf("Awareness: %+v, %v; want 20 rows and 1 malformed", stats, err)
+		}
+	})
+	t.Run("siem_ci: a malformed line is skipped, a truncated file fails", func(t *testing.T) {
+		e, c := setup(t)
+		page, err := c.SIEMBatchCI(ctx, "mailflow", e.clock.Now(), "", 10)
+		if err != nil || len(page.Files) != 1 {
+			t.Fatalf("SIEMBatchCI: %d files, %v", len(page.Files), err)
+		}
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultMalformedRecord, Path: "/storage/"})
+		stats, err := c.DownloadSIEMFile(ctx, page.Files[0], func(*model.Record) error { return nil })
+		if err != nil || stats.Malformed != 1 || stats.Records != 100 {
+			t.Errorf("malformed: %+v, %v", stats, err)
+		}
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultTruncated, Path: "/storage/"})
+		if _, err := c.DownloadSIEMFile(ctx, page.Files[0], func(*model.Record) error { return nil }); !errors.Is(err, mimecast.ErrBadResponse) {
+			t.Errorf("truncated: %v, want ErrBadResponse", err)
+		}
+	})
 }

@@ -65,11 +65,17 @@ func (s *Sim) routes() *http.ServeMux {
 	add := func(pattern string, rt route) { mux.Handle(pattern, s.wrap(rt)) }
 	add("/api/login/discover-authentication", route{method: http.MethodPost, ep: epDiscover, handle: s.discover})
 	add("/oauth/token", route{method: http.MethodPost, ep: epToken, resolve: s.resolveClient, handle: s.token})
-	add("/siem/v1/batch/events/cg", route{method: http.MethodGet, ep: epBatch, handle: s.batch})
+	for _, k := range []*siemKind{kindCG, kindCI} {
+		add(k.path, route{method: http.MethodGet, ep: epBatch, handle: s.batchHandler(k)})
+	}
 	add("/storage/{acct}/{file}", route{method: http.MethodGet, ep: epStorage, resolve: s.resolveStorage, handle: s.storage})
 	add("/api/audit/get-siem-logs", route{method: http.MethodPost, ep: epAPI, handle: s.siemV1})
 	for _, le := range logEndpoints {
 		add(le.path, route{method: http.MethodPost, ep: epAPI, handle: s.logsHandler(le)})
+	}
+	add(threatIntelPath, route{method: http.MethodPost, ep: epAPI, handle: s.threatIntel})
+	for path, h := range s.awarenessRoutes() {
+		add(path, route{method: http.MethodPost, ep: epAPI, handle: h})
 	}
 	// Any other /api/ path authenticates first, as the real gateway does,
 	// then answers 404 (the §1.3 test vector signs /api/test/some-url).

@@ -14,12 +14,18 @@ import (
 )
 
 // logRec is one record of an /api/ log stream. Times have second precision,
-// like the records' own time fields.
+// like the records' own time fields (threat intel: milliseconds).
 type logRec struct {
-	t   time.Time
-	seq int64
-	id  string
-	raw []byte
+	t       time.Time
+	seq     int64
+	id      string
+	raw     []byte
+	untimed bool // the record does not carry its time (some held release logs)
+
+	// Threat intel: the malware object the indicator (raw) indicates, the
+	// relationship linking them, and the malware's name.
+	malware, rel []byte
+	malwareName  string
 }
 
 // logStore holds an account's records of one stream, sorted by (t, seq).
@@ -44,7 +50,12 @@ type logEndpoint struct {
 	// records are the elements of data[] (audit).
 	listKey     string
 	resultCount bool
-	gen         func(g *gen, t time.Time, uid string) string
+	// twins: now and then a record is repeated exactly, in the same second
+	// (archive search logs have no id, and the fixtures hold such twins).
+	twins bool
+	// gen writes one record to g.w and returns its identity (RecordID); it
+	// sets g.untimed when the record leaves out its time.
+	gen func(g *gen, t time.Time, uid string) string
 }
 
 var logEndpoints = []*logEndpoint{
@@ -58,7 +69,15 @@ var logEndpoints = []*logEndpoint{
 		listKey: "impersonationLogs", resultCount: true, gen: (*gen).ttpImpersonationLog},
 	{path: "/api/dlp/get-logs", stream: model.StreamDLP, startKey: "from", endKey: "to", oldestFirst: true,
 		listKey: "dlpLogs", gen: (*gen).dlpLog},
+	{path: "/api/gateway/get-held-release-logs", stream: model.StreamMessageRelease, startKey: "start", endKey: "end",
+		listKey: "heldReleaseLogs", gen: (*gen).messageReleaseLog},
+	{path: "/api/archive/get-archive-search-logs", stream: model.StreamArchiveSearch, startKey: "start", endKey: "end",
+		listKey: "logs", twins: true, gen: (*gen).archiveSearchLog},
 }
+
+// twinEvery is how often a twins endpoint repeats a record: the record of
+// every twinEvery-th sequence number copies its predecessor.
+const twinEvery = 8
 
 func logEndpointFor(stream model.Stream) *logEndpoint {
 	for _, le := range logEndpoints {
@@ -75,9 +94,13 @@ func streamSeed(a *account, stream model.Stream) uint64 {
 	return mix(a.seed, h.Sum64())
 }
 
-// addLogs generates n records of an /api/ log stream with times spread
-// over [from, to].
+// addLogs generates n records of an /api/ log stream or a threat intel
+// feed with times spread over [from, to].
 func (s *Sim) addLogs(a *account, stream model.Stream, n int, from, to time.Time) {
+	if ft := threatFeedOf(stream); ft != nil {
+		s.addRecords(a, stream, n, from, to, time.Millisecond, false, ft.indicator(a, stream))
+		return
+	}
 	le := logEndpointFor(stream)
 	if le == nil {
 		// Callers loop over model.SupportedStreams, which may grow before
@@ -85,6 +108,22 @@ func (s *Sim) addLogs(a *account, stream model.Stream, n int, from, to time.Time
 		s.log.Warn("mimecastsim: stream not simulated, no records generated", "stream", string(stream))
 		return
 	}
+	s.addRecords(a, stream, n, from, to, time.Second, le.twins, func(g *gen, t time.Time, seq int64, uid string) logRec {
+		g.w.b = nil
+		g.untimed = false
+		g.w.begin()
+		id := le.gen(g, t, uid)
+		g.w.end()
+		return logRec{t: t, seq: seq, id: id, raw: g.w.b, untimed: g.untimed}
+	})
+}
+
+// addRecords appends n records built by build to the account's store of
+// the stream, with times spread over [from, to] at the given precision.
+// With twins, the record of every twinEvery-th sequence number is a copy
+// of its predecessor, time included.
+func (s *Sim) addRecords(a *account, stream model.Stream, n int, from, to time.Time, precision time.Duration, twins bool,
+	build func(g *gen, t time.Time, seq int64, uid string) logRec) {
 	if n <= 0 {
 		return
 	}
@@ -104,17 +143,19 @@ func (s *Sim) addLogs(a *account, stream model.Stream, n int, from, to time.Time
 	span := to.Sub(from)
 	recs := make([]logRec, 0, n)
 	for j := range n {
+		seq := ls.next + int64(j)
+		if twins && j > 0 && seq%twinEvery == twinEvery-1 {
+			twin := recs[j-1]
+			twin.seq = seq
+			recs = append(recs, twin)
+			continue
+		}
 		t := from.Add(span * time.Duration(j) / time.Duration(n))
 		if slot := span / time.Duration(n); slot > 0 {
 			t = t.Add(time.Duration(g.r.Int64N(int64(slot))))
 		}
-		t = t.UTC().Truncate(time.Second)
-		seq := ls.next + int64(j)
-		g.w.b = nil
-		g.w.begin()
-		id := le.gen(g, t, uid(seed, seq))
-		g.w.end()
-		recs = append(recs, logRec{t: t, seq: seq, id: id, raw: g.w.b})
+		t = t.UTC().Truncate(precision)
+		recs = append(recs, build(g, t, seq, uid(seed, seq)))
 	}
 	s.mu.Lock()
 	ls.next += int64(n)
@@ -133,6 +174,7 @@ func (s *Sim) addLogs(a *account, stream model.Stream, n int, from, to time.Time
 // meta.pagination.pageToken, so the token must hold the filters.
 type pageCursor struct {
 	Path   string `json:"p"`
+	Key    string `json:"k,omitempty"` // awareness user data: the campaign id
 	From   int64  `json:"f"`
 	To     int64  `json:"t"`
 	Asc    bool   `json:"a,omitempty"`

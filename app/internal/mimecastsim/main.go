@@ -25,7 +25,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8025", "address to listen on")
 	seed := fs.Int64("seed", 1, "seed of all generated data")
 	records := fs.Int("records", 100000, "backlog of SIEM records per account")
-	logs := fs.Int("logs", 1000, "backlog of records per audit, TTP and DLP stream per account")
+	logs := fs.Int("logs", 1000, "backlog of records per audit, TTP, DLP, held release, archive search and threat intel stream per account")
+	ciRecords := fs.Int("ci-records", 10000, "backlog of Cloud Integrated SIEM records per account")
+	awarenessUsers := fs.Int("awareness-users", 100, "Awareness Training users per account")
 	perFile := fs.Int("records-per-file", 5000, "records per SIEM file")
 	accountsFile := fs.String("accounts", "", `JSON file with a list of accounts ({"name", "client_id", "client_secret", "app_id", "app_key", "access_key", "secret_key"}); default: the demo account`)
 	live := fs.Duration("live", 0, "add new traffic to every account at this interval (0 = off)")
@@ -67,10 +69,13 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 			sim.Generate(a.Name, model.StreamSIEM, *records)
 		}
 		for _, le := range logEndpoints {
-			if *logs > 0 {
-				sim.Generate(a.Name, le.stream, *logs)
-			}
+			sim.Generate(a.Name, le.stream, *logs)
 		}
+		for _, f := range threatFeeds {
+			sim.Generate(a.Name, f.stream, *logs)
+		}
+		sim.Generate(a.Name, model.StreamSIEMCI, *ciRecords)
+		sim.Generate(a.Name, model.StreamAwarenessTraining, *awarenessUsers)
 	}
 
 	ln, err := net.Listen("tcp", *listen)
@@ -80,7 +85,8 @@ func Main(ctx context.Context, args []string, stdout io.Writer) error {
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Mimecast simulator listening on %s\n", base)
 	for _, a := range accounts {
-		fmt.Fprintf(stdout, "account %q: %d SIEM records, %d records per audit/TTP/DLP stream\n", a.Name, sim.Delivered(a.Name, model.StreamSIEM), *logs)
+		fmt.Fprintf(stdout, "account %q: %d SIEM records, %d Cloud Integrated SIEM records, %d records per log stream and threat intel feed, %d awareness training rows\n",
+			a.Name, sim.Delivered(a.Name, model.StreamSIEM), sim.Delivered(a.Name, model.StreamSIEMCI), *logs, sim.Delivered(a.Name, model.StreamAwarenessTraining))
 		if a.ClientID != "" {
 			fmt.Fprintf(stdout, "  API 2.0: base_url=%s client_id=%s client_secret=%s\n", base, a.ClientID, a.ClientSecret)
 		}

@@ -64,7 +64,8 @@ func TestMain_ServesTheDemoAccountOverTCP(t *testing.T) {
 	out := &lineWriter{lines: make(chan string, 100)}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- mimecastsim.Main(ctx, []string{"--listen", "127.0.0.1:0", "--records", "300", "--records-per-file", "100", "--logs", "7", "--seed", "9"}, out)
+		errc <- mimecastsim.Main(ctx, []string{"--listen", "127.0.0.1:0", "--records", "300", "--records-per-file", "100", "--logs", "7", "--seed", "9",
+			"--ci-records", "50", "--awareness-users", "4"}, out)
 	}()
 	var base string
 	var printed []string
@@ -83,7 +84,8 @@ func TestMain_ServesTheDemoAccountOverTCP(t *testing.T) {
 		printed = append(printed, <-out.lines)
 	}
 	text := strings.Join(printed, "\n")
-	for _, want := range []string{mimecastsim.DemoClientID, mimecastsim.DemoClientSecret, mimecastsim.DemoAppID, mimecastsim.DemoAccessKey, mimecastsim.DemoSecretKey, "300 SIEM records"} {
+	for _, want := range []string{mimecastsim.DemoClientID, mimecastsim.DemoClientSecret, mimecastsim.DemoAppID, mimecastsim.DemoAccessKey, mimecastsim.DemoSecretKey, "300 SIEM records",
+		"50 Cloud Integrated SIEM records", "7 records per log stream and threat intel feed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

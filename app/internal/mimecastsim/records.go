@@ -99,6 +99,8 @@ type gen struct {
 	v1 bool
 	s  []byte // scratch for building strings
 
+	untimed bool // set by a log generator whose record leaves out its time
+
 	// header of the current SIEM record
 	t      time.Time
 	agg    string

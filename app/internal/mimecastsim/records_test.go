@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -183,7 +184,7 @@ func TestKeyValueLinesCarryTheSameFieldsAsJSON(t *testing.T) {
 	}
 	sampleKV := parseKV(strings.TrimSpace(string(sample)))
 
-	for _, f := range a.files {
+	for _, f := range a.cg.files {
 		var jsonRecs []map[string]any
 		forEachRecord(a, f, formV1JSON, func(_ string, _ time.Time, rec []byte) {
 			var m map[string]any
@@ -285,23 +286,44 @@ func TestGenerationIsDeterministicForASeed(t *testing.T) {
 func TestRecordIDsAreUniqueAndInsideTheRecords(t *testing.T) {
 	s := newTestSim(t)
 	s.Generate("A", model.StreamSIEM, 3000)
-	streams := []model.Stream{model.StreamSIEM}
+	s.Generate("A", model.StreamSIEMCI, 1000)
+	s.Generate("A", model.StreamAwarenessTraining, 60)
+	s.Generate("A", model.StreamAwarenessTraining, 40)
+	streams := []model.Stream{model.StreamSIEM, model.StreamSIEMCI, model.StreamAwarenessTraining}
 	for _, le := range logEndpoints {
 		s.Generate("A", le.stream, 500)
 		streams = append(streams, le.stream)
 	}
+	for _, f := range threatFeeds {
+		s.Generate("A", f.stream, 500)
+		streams = append(streams, f.stream)
+	}
 	for _, stream := range streams {
-		seen := map[string]bool{}
+		seen := map[string][]byte{}
+		twins := 0
 		recs := s.Records("A", stream)
-		if len(recs) != s.Delivered("A", stream) {
+		if len(recs) != s.Delivered("A", stream) || len(recs) == 0 {
 			t.Errorf("%s: Records has %d, Delivered says %d", stream, len(recs), s.Delivered("A", stream))
 		}
 		for _, r := range recs {
-			if r.ID == "" || seen[r.ID] {
-				t.Fatalf("%s: id %q empty or repeated", stream, r.ID)
+			if prev, dup := seen[r.ID]; r.ID == "" || dup {
+				// Only archive search repeats an id: for an exact twin.
+				if stream != model.StreamArchiveSearch || !bytes.Equal(prev, r.Raw) {
+					t.Fatalf("%s: id %q empty or repeated", stream, r.ID)
+				}
+				twins++
 			}
-			seen[r.ID] = true
-			if got := RecordID(stream, r.Raw); got != r.ID {
+			seen[r.ID] = r.Raw
+			raw := r.Raw
+			if r.LogType == model.LogAwarenessPhishing {
+				// The client adds the campaign; RecordID reads it.
+				if RecordID(stream, raw) != "" {
+					t.Fatalf("phishing row identified without its campaign: %s", raw)
+				}
+				_, campaign, _ := strings.Cut(r.ID, "|")
+				raw = append(bytes.TrimSuffix(bytes.Clone(raw), []byte("}")), `,"campaignId":"`+campaign+`","campaignName":"x"}`...)
+			}
+			if got := RecordID(stream, raw); got != r.ID {
 				t.Fatalf("%s: RecordID(Raw) = %q, want %q", stream, got, r.ID)
 			}
 			if stream == model.StreamSIEM {
@@ -309,6 +331,9 @@ func TestRecordIDsAreUniqueAndInsideTheRecords(t *testing.T) {
 					t.Fatalf("RecordID(RawV1) = %q, want %q", got, r.ID)
 				}
 			}
+		}
+		if stream == model.StreamArchiveSearch && twins != 500/twinEvery {
+			t.Errorf("archive search: %d twins in 500 records, want %d", twins, 500/twinEvery)
 		}
 	}
 }
@@ -339,7 +364,7 @@ func TestRecordTimesSpreadOverTheWindowInOrder(t *testing.T) {
 	}
 	// Within one SIEM file records are in time order, and the v2
 	// timestamp and the v1 datetime agree.
-	for _, f := range s.mustAccount("A").files {
+	for _, f := range s.mustAccount("A").cg.files {
 		var last int64
 		forEachRecord(s.mustAccount("A"), f, formV2, func(_ string, ts time.Time, rec []byte) {
 			var m struct {
@@ -373,7 +398,7 @@ func TestV1DatetimeUsesTheAccountZone(t *testing.T) {
 func TestSplitByWeightGivesEveryTypeItsShare(t *testing.T) {
 	for _, n := range []int{1, 3, 10, 11, 99, 1000, 123457} {
 		total, types := 0, 0
-		for _, tc := range splitByWeight(n) {
+		for _, tc := range splitByWeight(siemTypes, n) {
 			total += tc.n
 			if tc.n > 0 {
 				types++
@@ -390,8 +415,192 @@ func TestSplitByWeightGivesEveryTypeItsShare(t *testing.T) {
 
 func TestGenerateSkipsStreamsItDoesNotSimulate(t *testing.T) {
 	s := newTestSim(t)
-	s.Generate("A", model.StreamMessageRelease, 10)
-	if n := s.Delivered("A", model.StreamMessageRelease); n != 0 {
+	s.Generate("A", "no_such_stream", 10)
+	if n := s.Delivered("A", "no_such_stream"); n != 0 {
 		t.Errorf("Delivered = %d for a stream without an endpoint", n)
+	}
+}
+
+func TestGeneratedHeldReleaseRecordsComeInEveryShape(t *testing.T) {
+	s := newTestSim(t)
+	s.Generate("A", model.StreamMessageRelease, 600)
+	got := shape{}
+	operators := map[string]int{}
+	untimed := 0
+	for _, r := range s.Records("A", model.StreamMessageRelease) {
+		got.add(t, r.Raw)
+		var m struct {
+			Released *string         `json:"released"`
+			Operator json.RawMessage `json:"operator"`
+		}
+		if err := json.Unmarshal(r.Raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		var op map[string]any
+		switch {
+		case json.Unmarshal(m.Operator, &op) == nil:
+			operators[strings.Join(slices.Sorted(maps.Keys(op)), ",")]++
+		default:
+			operators["string"]++
+		}
+		if m.Released == nil {
+			untimed++
+			if !r.Time.IsZero() {
+				t.Errorf("record without released has ground-truth time %v", r.Time)
+			}
+			continue
+		}
+		want, err := time.Parse("2006-01-02T15:04:05Z07:00", strings.Replace(*m.Released, "+0000", "+00:00", 1))
+		if err != nil || !want.Equal(r.Time) {
+			t.Errorf("released %q (%v), ground truth %v", *m.Released, err, r.Time)
+		}
+	}
+	// The BlinkOps shape carries a top-level verdict the fixtures lack.
+	compareShapes(t, sampleShape(t, "message-release-logs.jsonl"), got, "verdict")
+	for _, k := range []string{"string", "emailAddress", "email"} {
+		if operators[k] < 100 {
+			t.Errorf("operator shape %q in %d of 600 records; shapes seen %v", k, operators[k], operators)
+		}
+	}
+	if untimed == 0 || untimed > 30 {
+		t.Errorf("%d of 600 records without released, want a few", untimed)
+	}
+}
+
+func TestGeneratedArchiveSearchRecordsHaveTheSampleShape(t *testing.T) {
+	s := newTestSim(t)
+	s.Generate("A", model.StreamArchiveSearch, 300)
+	got := shape{}
+	for _, r := range s.Records("A", model.StreamArchiveSearch) {
+		got.add(t, r.Raw)
+	}
+	compareShapes(t, sampleShape(t, "archive-search-logs.jsonl"), got)
+}
+
+func TestGeneratedCIRecordsHaveTheSampleShapes(t *testing.T) {
+	s := newTestSim(t)
+	s.Generate("A", model.StreamSIEMCI, 900)
+	byType := map[string]shape{}
+	for _, r := range s.Records("A", model.StreamSIEMCI) {
+		if byType[r.LogType] == nil {
+			byType[r.LogType] = shape{}
+		}
+		byType[r.LogType].add(t, r.Raw)
+		var m struct{ Type string }
+		json.Unmarshal(r.Raw, &m)
+		if "ci_"+m.Type != r.LogType {
+			t.Fatalf("record type %q in a %s file", m.Type, r.LogType)
+		}
+	}
+	compareShapes(t, sampleShape(t, "siem-ci-entities.jsonl"), byType[model.LogCIEntities])
+	compareShapes(t, sampleShape(t, "siem-ci-mailflow.jsonl"), byType[model.LogCIMailflow])
+	// No urlclick sample exists: the fields of elastic's field list.
+	urlclick := shape{}
+	for _, k := range []string{"_offset", "_partition", "accountId", "aggregateId", "processingId", "timestamp", "type", "subtype",
+		"action", "originalUrl", "redirectUrl", "sourceIp"} {
+		urlclick[k] = map[string]bool{}
+	}
+	compareShapes(t, urlclick, byType[model.LogCIURLClick])
+}
+
+func TestGeneratedSTIXObjectsHaveTheSampleShapes(t *testing.T) {
+	s := newTestSim(t)
+	for _, f := range threatFeeds {
+		t.Run(f.feedType, func(t *testing.T) {
+			s.Generate("A", f.stream, 200)
+			var bundle struct{ Objects []json.RawMessage }
+			data, err := os.ReadFile(filepath.Join("testdata", "samples", "threat-intel-"+strings.ReplaceAll(f.feedType, "_", "-")+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &bundle); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]shape{}
+			for _, o := range bundle.Objects {
+				var m struct{ Type string }
+				json.Unmarshal(o, &m)
+				if want[m.Type] == nil {
+					want[m.Type] = shape{}
+				}
+				want[m.Type].add(t, o)
+			}
+			got := map[string]shape{"indicator": {}, "malware": {}, "relationship": {}}
+			names := 0
+			for _, r := range s.mustAccount("A").logs[f.stream].recs {
+				got["indicator"].add(t, r.raw)
+				got["malware"].add(t, r.malware)
+				got["relationship"].add(t, r.rel)
+				if r.malwareName != "" {
+					names++
+				}
+				var ind struct{ Pattern string }
+				json.Unmarshal(r.raw, &ind)
+				if !regexp.MustCompile(`^\[file:hashes\.'SHA-256' = '[0-9a-f]{64}'\]$`).MatchString(ind.Pattern) {
+					t.Fatalf("pattern %q", ind.Pattern)
+				}
+			}
+			for typ, sh := range want {
+				compareShapes(t, sh, got[typ])
+			}
+			if names == 0 || names == 200 {
+				t.Errorf("%d of 200 malware objects named; the samples have both named and empty", names)
+			}
+		})
+	}
+}
+
+func TestGeneratedAwarenessRowsHaveTheSentinelFields(t *testing.T) {
+	s := newTestSim(t)
+	s.Generate("A", model.StreamAwarenessTraining, 80)
+	// Field lists of Sentinel's Awareness_*_CL tables (more-streams §6).
+	fields := map[string][]string{
+		model.LogAwarenessSafeScore: {"emailAddress", "name", "department", "risk", "humanError", "sentiment", "engagement", "knowledge", "userState"},
+		model.LogAwarenessPerf:      {"email", "name", "department", "numCorrect", "numIncorrect", "numNotWatched", "userDetails", "userState"},
+		model.LogAwarenessWatchlist: {"email", "name", "department", "watchlistCount", "userState"},
+		model.LogAwarenessPhishing: {"name", "email", "department", "templateName", "status", "userState", "clickedIp", "numCampaignsSent",
+			"numCampaignsClicked", "numCampaignsScanned", "numCampaignsClickedScanned", "numTrainingModulesAssigned", "numCorrectAnswers",
+			"numIncorrectAnswers", "reactionTime", "timeScheduled", "timeOpened", "timeClicked", "timeReported", "timeScanned", "timeSubmitted"},
+	}
+	got := map[string]shape{}
+	for _, r := range s.Records("A", model.StreamAwarenessTraining) {
+		if got[r.LogType] == nil {
+			got[r.LogType] = shape{}
+		}
+		got[r.LogType].add(t, r.Raw)
+		if !r.Time.IsZero() {
+			t.Fatalf("snapshot row with a time: %+v", r)
+		}
+	}
+	for logType, keys := range fields {
+		want := shape{}
+		for _, k := range keys {
+			want[k] = map[string]bool{}
+		}
+		compareShapes(t, want, got[logType])
+	}
+	if n := s.Delivered("A", model.StreamAwarenessTraining); n <= 3*80 {
+		t.Errorf("%d rows for 80 users: no phishing campaign rows", n)
+	}
+}
+
+func TestUpdateAwarenessChangesOnlyTheUpdatedUsersRows(t *testing.T) {
+	s := newTestSim(t)
+	s.Generate("A", model.StreamAwarenessTraining, 10)
+	before := map[string][]byte{}
+	for _, r := range s.Records("A", model.StreamAwarenessTraining) {
+		before[r.ID] = r.Raw
+	}
+	s.UpdateAwareness("A", 2)
+	changed := map[string]bool{}
+	for _, r := range s.Records("A", model.StreamAwarenessTraining) {
+		if !bytes.Equal(before[r.ID], r.Raw) {
+			_, user, _ := strings.Cut(r.ID, ":")
+			user, _, _ = strings.Cut(user, "|")
+			changed[user] = true
+		}
+	}
+	if len(changed) != 2 {
+		t.Errorf("rows of %d users changed (%v), want 2", len(changed), slices.Sorted(maps.Keys(changed)))
 	}
 }

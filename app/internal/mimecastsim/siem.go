@@ -25,9 +25,11 @@ const retention = 7 * 24 * time.Hour
 // A published siemFile is never modified.
 type siemFile struct {
 	seq        int64 // 1-based position in the account's queue (arrival order)
+	kind       *siemKind
 	st         *siemType
 	seed       uint64
-	first      int64 // account-wide index of the first record
+	idSeed     uint64 // seeds the aggregateId of each record
+	first      int64  // account-wide index of the first record
 	count      int
 	start, end int64 // record times lie in [start, end], epoch ms
 	partition  int64
@@ -59,7 +61,7 @@ func forEachRecord(a *account, f *siemFile, fm form, fn func(id string, t time.T
 		idx := f.first + int64(j)
 		sec := strconv.FormatInt(ms/1000, 10)
 		g.t = time.UnixMilli(ms).UTC()
-		g.agg = uid(a.seed, idx) + "_" + sec
+		g.agg = uid(f.idSeed, idx) + "_" + sec
 		g.proc = g.b64(32) + "_" + sec
 		g.offset = idx
 		g.part = f.partition
@@ -177,21 +179,68 @@ func renderV1Zip(a *account, files []*siemFile, kv bool, malformedAt int) []byte
 	return buf.Bytes()
 }
 
+// siemKind is one of the two SIEM products: Cloud Gateway (stream siem,
+// both API generations) and Cloud Integrated (stream siem_ci, API 2.0 batch
+// files only). Each has its own file queue per account.
+type siemKind struct {
+	stream model.Stream
+	path   string // the 2.0 batch endpoint
+	types  []*siemType
+	prefix string // of storage object names
+}
+
+var (
+	kindCG = &siemKind{stream: model.StreamSIEM, path: "/siem/v1/batch/events/cg", types: siemTypes}
+	kindCI = &siemKind{stream: model.StreamSIEMCI, path: "/siem/v1/batch/events/ci", types: ciTypes, prefix: "ci-"}
+)
+
+// kindFor returns the SIEM kind of stream siem or siem_ci.
+func kindFor(stream model.Stream) *siemKind {
+	if stream == model.StreamSIEMCI {
+		return kindCI
+	}
+	return kindCG
+}
+
+// siemQueue is one of an account's SIEM file queues.
+type siemQueue struct {
+	files []*siemFile
+	next  int64 // index of the next record (ids, _offset)
+	count int
+}
+
+func (a *account) queue(k *siemKind) *siemQueue {
+	if k == kindCI {
+		return &a.ci
+	}
+	return &a.cg
+}
+
+// typeByV2 returns the kind's type with this 2.0 wire name, or nil.
+func (k *siemKind) typeByV2(name string) *siemType {
+	for _, t := range k.types {
+		if t.v2 == name {
+			return t
+		}
+	}
+	return nil
+}
+
 // typeCount is how many records of a type to generate.
 type typeCount struct {
 	st *siemType
 	n  int
 }
 
-// splitByWeight spreads n records over the ten log types like a real
-// tenant: mostly receipt/process/delivery. Every type gets at least one
-// record when n allows.
-func splitByWeight(n int) []typeCount {
-	out := make([]typeCount, len(siemTypes))
-	for i, st := range siemTypes {
+// splitByWeight spreads n records over the log types like a real tenant:
+// for Cloud Gateway mostly receipt/process/delivery. Every type gets at
+// least one record when n allows.
+func splitByWeight(types []*siemType, n int) []typeCount {
+	out := make([]typeCount, len(types))
+	for i, st := range types {
 		out[i].st = st
 	}
-	if n < len(siemTypes) {
+	if n < len(types) {
 		byWeight := slices.Clone(out)
 		slices.SortStableFunc(byWeight, func(a, b typeCount) int { return b.st.weight - a.st.weight })
 		for i := range n {
@@ -199,19 +248,19 @@ func splitByWeight(n int) []typeCount {
 		}
 		return byWeight
 	}
-	rest := n - len(siemTypes)
+	rest := n - len(types)
 	given := 0
 	for i := range out {
 		out[i].n = 1 + rest*out[i].st.weight/100
 		given += out[i].n - 1
 	}
-	out[0].n += rest - given // rounding remainder to receipt
+	out[0].n += rest - given // rounding remainder to the first (largest) type
 	return out
 }
 
-// addSIEM generates files for counts with record times spread over
-// [from, to], renders them in parallel and appends them to the queue.
-func (s *Sim) addSIEM(a *account, counts []typeCount, from, to time.Time) {
+// addSIEM generates files of kind k for counts with record times spread
+// over [from, to], renders them in parallel and appends them to the queue.
+func (s *Sim) addSIEM(a *account, k *siemKind, counts []typeCount, from, to time.Time) {
 	a.genMu.Lock()
 	defer a.genMu.Unlock()
 
@@ -220,13 +269,14 @@ func (s *Sim) addSIEM(a *account, counts []typeCount, from, to time.Time) {
 	var plans []*siemFile
 	total := 0
 	for _, tc := range counts {
-		for k := 0; k*per < tc.n; k++ {
-			cnt := min(per, tc.n-k*per)
+		for part := 0; part*per < tc.n; part++ {
+			cnt := min(per, tc.n-part*per)
 			plans = append(plans, &siemFile{
+				kind:  k,
 				st:    tc.st,
 				count: cnt,
-				start: from.UnixMilli() + span*int64(k*per)/int64(tc.n),
-				end:   from.UnixMilli() + span*int64(k*per+cnt)/int64(tc.n),
+				start: from.UnixMilli() + span*int64(part*per)/int64(tc.n),
+				end:   from.UnixMilli() + span*int64(part*per+cnt)/int64(tc.n),
 			})
 			total += cnt
 		}
@@ -235,18 +285,24 @@ func (s *Sim) addSIEM(a *account, counts []typeCount, from, to time.Time) {
 	// from different MTA servers do.
 	slices.SortStableFunc(plans, func(x, y *siemFile) int { return int(x.start - y.start) })
 
+	q := a.queue(k)
 	s.mu.RLock()
-	base := int64(len(a.files))
+	base := int64(len(q.files))
 	// Pre-render what the account's credentials can ask for; anything else
 	// is rendered when requested.
-	wantV2 := a.ClientID != "" || a.AppID == ""
-	wantV1 := !s.opts.RenderOnDemand && a.AppID != "" && s.opts.V1FilesPerZip == 1
+	wantV2 := a.ClientID != "" || a.AppID == "" || k == kindCI
+	wantV1 := !s.opts.RenderOnDemand && a.AppID != "" && s.opts.V1FilesPerZip == 1 && k == kindCG
 	s.mu.RUnlock()
+	idSeed := a.seed
+	if k == kindCI {
+		idSeed = mix(a.seed, 0xC1) // aggregateIds distinct from the Cloud Gateway queue's
+	}
 	for i, f := range plans {
 		f.seq = base + int64(i) + 1
-		f.first = a.siemIndex
-		a.siemIndex += int64(f.count)
-		f.seed = mix(a.seed, uint64(f.seq))
+		f.first = q.next
+		q.next += int64(f.count)
+		f.seed = mix(idSeed, uint64(f.seq))
+		f.idSeed = idSeed
 		f.partition = int64(f.seed % 200)
 	}
 
@@ -277,37 +333,45 @@ func (s *Sim) addSIEM(a *account, counts []typeCount, from, to time.Time) {
 	wg.Wait()
 
 	s.mu.Lock()
-	a.files = append(a.files, plans...)
-	a.siemCount += total
+	q.files = append(q.files, plans...)
+	q.count += total
 	s.mu.Unlock()
 }
 
-// GenerateSIEM adds n SIEM records of one log type (a model.Log* name) to
-// the account's queue, in files of Options.RecordsPerFile records, with
-// times spread over the last Options.Spread.
+// GenerateSIEM adds n SIEM records of one log type (a model.Log* name, or a
+// Cloud Integrated type ci_entities, ci_mailflow or ci_urlclick) to the
+// account's queue, in files of Options.RecordsPerFile records, with times
+// spread over the last Options.Spread.
 func (s *Sim) GenerateSIEM(accountName, logType string, n int) {
-	st := siemTypeByLog(logType)
+	k, st := kindCG, siemTypeByLog(logType)
+	if st == nil {
+		k, st = kindCI, ciTypeByLog(logType)
+	}
 	if st == nil {
 		panic(fmt.Sprintf("mimecastsim: unknown SIEM log type %q", logType))
 	}
 	now := s.now()
-	s.addSIEM(s.mustAccount(accountName), []typeCount{{st, n}}, now.Add(-s.opts.Spread), now)
+	s.addSIEM(s.mustAccount(accountName), k, []typeCount{{st, n}}, now.Add(-s.opts.Spread), now)
 }
 
 // Generate adds n records of the stream to the account, with times spread
-// over the last Options.Spread. SIEM records are spread over the ten log
-// types. Streams the simulator does not serve (message_release,
-// archive_search, threat intel, siem_ci, awareness_training) are skipped
-// with a warning.
+// over the last Options.Spread. SIEM and siem_ci records are spread over
+// their log types; for threat intel n is the number of indicators; for
+// awareness_training n users are added (see Awareness). A stream the
+// simulator does not know is skipped with a warning.
 func (s *Sim) Generate(accountName string, stream model.Stream, n int) {
 	a := s.mustAccount(accountName)
 	now := s.now()
 	from := now.Add(-s.opts.Spread)
-	if stream == model.StreamSIEM {
-		s.addSIEM(a, splitByWeight(n), from, now)
-		return
+	switch stream {
+	case model.StreamSIEM, model.StreamSIEMCI:
+		k := kindFor(stream)
+		s.addSIEM(a, k, splitByWeight(k.types, n), from, now)
+	case model.StreamAwarenessTraining:
+		s.addAwareness(a, n)
+	default:
+		s.addLogs(a, stream, n, from, now)
 	}
-	s.addLogs(a, stream, n, from, now)
 }
 
 // purged reports whether f is past the 7-day retention.

@@ -18,26 +18,34 @@ type batchCursor struct {
 	From  string   `json:"f,omitempty"` // YYYY-MM-DD
 	To    string   `json:"e,omitempty"` // YYYY-MM-DD
 	Pos   int64    `json:"p"`           // seq of the next file to consider
+	Kind  string   `json:"k,omitempty"` // siemKind.prefix: a Cloud Gateway cursor is no Cloud Integrated one
 }
 
 const dateLayout = "2006-01-02"
 
-// batch is GET /siem/v1/batch/events/cg (reference §6.2).
-func (s *Sim) batch(c *call) {
+// batchHandler answers GET /siem/v1/batch/events/cg or .../ci (reference
+// §6.2, more-streams §5) for the files of kind k.
+func (s *Sim) batchHandler(k *siemKind) func(*call) {
+	return func(c *call) { s.batch(c, k) }
+}
+
+// batch lists one page of an account's batch files of kind k.
+func (s *Sim) batch(c *call, k *siemKind) {
 	q := c.r.URL.Query()
 	var cur batchCursor
 	if np := q.Get("nextPage"); np != "" {
 		payload, ok := s.open(np)
-		if !ok || json.Unmarshal(payload, &cur) != nil {
+		if !ok || json.Unmarshal(payload, &cur) != nil || cur.Kind != k.prefix {
 			c.siemError(http.StatusBadRequest, "InvalidNextPage", "nextPage is not a valid token")
 			return
 		}
 	}
+	cur.Kind = k.prefix
 	if t := q.Get("type"); t != "" {
 		cur.Types = nil
 		for _, name := range strings.Split(t, ",") {
 			name = strings.TrimSpace(name)
-			if siemTypeByV2(name) == nil {
+			if k.typeByV2(name) == nil {
 				c.siemError(http.StatusBadRequest, "InvalidType", "unknown type "+strconv.Quote(name))
 				return
 			}
@@ -94,7 +102,7 @@ func (s *Sim) batch(c *call) {
 	}
 
 	s.mu.RLock()
-	files := c.acct.files
+	files := c.acct.queue(k).files
 	s.mu.RUnlock()
 	var page []*siemFile
 	if s.hasFile(files[:min(int(cur.Pos-1), len(files))], match) && s.take(c, FaultDuplicateFile) != nil {
@@ -154,13 +162,15 @@ func (s *Sim) gzSize(a *account, f *siemFile) int {
 // /storage/ path, valid until expires.
 func (s *Sim) fileURL(r *http.Request, a *account, f *siemFile, expires time.Time) string {
 	exp := strconv.FormatInt(expires.Unix(), 10)
-	return baseURL(r) + "/storage/" + a.key + "/" + strconv.FormatInt(f.seq, 10) + ".json.gz?expires=" + exp +
-		"&signature=" + s.urlSignature(a.key, f.seq, exp)
+	name := f.kind.prefix + strconv.FormatInt(f.seq, 10)
+	return baseURL(r) + "/storage/" + a.key + "/" + name + ".json.gz?expires=" + exp +
+		"&signature=" + s.urlSignature(a.key, name, exp)
 }
 
-func (s *Sim) urlSignature(acctKey string, seq int64, exp string) string {
+// urlSignature signs an object name (the file's kind prefix and seq).
+func (s *Sim) urlSignature(acctKey, name, exp string) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("storage:" + acctKey + ":" + strconv.FormatInt(seq, 10) + ":" + exp))
+	m.Write([]byte("storage:" + acctKey + ":" + name + ":" + exp))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
@@ -188,11 +198,16 @@ func (s *Sim) storage(c *call) {
 		c.storageError(http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
 		return
 	}
-	seqText, ok := strings.CutSuffix(c.r.PathValue("file"), ".json.gz")
+	name, ok := strings.CutSuffix(c.r.PathValue("file"), ".json.gz")
+	k := kindCG
+	seqText := name
+	if rest, isCI := strings.CutPrefix(name, kindCI.prefix); isCI {
+		k, seqText = kindCI, rest
+	}
 	seq, err := strconv.ParseInt(seqText, 10, 64)
 	exp := c.r.URL.Query().Get("expires")
 	if !ok || err != nil || c.acct == nil ||
-		!hmac.Equal([]byte(c.r.URL.Query().Get("signature")), []byte(s.urlSignature(c.acct.key, seq, exp))) {
+		!hmac.Equal([]byte(c.r.URL.Query().Get("signature")), []byte(s.urlSignature(c.acct.key, name, exp))) {
 		c.storageError(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
 		return
 	}
@@ -203,7 +218,7 @@ func (s *Sim) storage(c *call) {
 		return
 	}
 	s.mu.RLock()
-	files := c.acct.files
+	files := c.acct.queue(k).files
 	s.mu.RUnlock()
 	if seq < 1 || seq > int64(len(files)) || s.purged(files[seq-1], now) {
 		c.storageError(http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
@@ -269,7 +284,7 @@ func (s *Sim) siemV1(c *call) {
 
 	now := s.now()
 	s.mu.RLock()
-	files := c.acct.files
+	files := c.acct.cg.files
 	s.mu.RUnlock()
 	first := int64(len(files)) + 1 // oldest retained file
 	for i, f := range files {

@@ -10,9 +10,16 @@
 //     GET /siem/v1/batch/events/cg with "pre-signed" URLs that point back at
 //     the simulator's own GET /storage/... path (gzip NDJSON, no auth, 403 once
 //     expired).
+//   - API 2.0: GET /siem/v1/batch/events/ci, the Cloud Integrated SIEM
+//     (entities, mailflow, urlclick files), with the same mechanics.
 //   - Both: the paged POST endpoints for audit, TTP URL/attachment/
-//     impersonation and DLP logs with the meta/data/fail envelope, and
-//     POST /api/login/discover-authentication.
+//     impersonation, DLP, held release (three record shapes) and archive
+//     search logs (with identical twins) with the meta/data/fail envelope;
+//     the threat intel malware feeds (STIX bundles paged by the
+//     x-mc-threat-feed-next-token header, "no results" on HTTP 200); the
+//     Awareness Training data sets (snapshot rows, phishing campaigns); and
+//     POST /api/login/discover-authentication. Account.Forbidden with
+//     StreamPaths makes any stream "not licensed" (403).
 //
 // Records are generated deterministically from Options.Seed in the shapes of
 // the real records in reference/mimecast-samples, and every record the
@@ -115,6 +122,9 @@ type Options struct {
 	DefaultPageSize int
 	MaxPageSize     int
 	BatchPageSize   int
+	// ThreatIntelPageSize is the number of indicators per threat intel
+	// bundle (default 100).
+	ThreatIntelPageSize int
 
 	// EmptyLastPage reproduces the quirk of some tenants: the last page
 	// holding records still carries `next`, and the page it points to is
@@ -169,6 +179,7 @@ func (o *Options) setDefaults() {
 	def(&o.DefaultPageSize, 100)
 	def(&o.MaxPageSize, 500)
 	def(&o.BatchPageSize, 100)
+	def(&o.ThreatIntelPageSize, 100)
 	def(&o.V1FilesPerZip, 1)
 	def(&o.LiveSIEMRecords, 100)
 	def(&o.LiveLogRecords, 2)
@@ -194,16 +205,24 @@ type RequestLog struct {
 type Record struct {
 	Stream  model.Stream
 	LogType string // a model.Log* name (SIEM: receipt, process, ...)
-	// ID is unique among the account's records of the stream and is also
-	// inside Raw (and RawV1); RecordID extracts it from a delivered record.
+	// ID is unique among the account's records of the stream (archive
+	// search twins excepted, which are identical) and is derived from Raw
+	// (and RawV1); RecordID extracts it from a delivered record.
 	ID   string
 	Time time.Time
-	// Raw is the record as API 2.0 serves it; for the /api/ log endpoints
-	// it is the same for both generations.
+	// Raw is the record as API 2.0 serves it; for the /api/ endpoints it is
+	// the same for both generations. For threat intel it is the STIX
+	// indicator object (the client adds sha256, malware_name, feed_type);
+	// for awareness training the row (the client adds campaignId and
+	// campaignName to phishing user data).
 	Raw []byte
 	// RawV1 is, for SIEM records, the record as an API 1.0 JSON file holds
 	// it (key_value lines carry the same keys and values as text).
 	RawV1 []byte
+	// MalwareName is, for threat intel indicators, the name of the malware
+	// object the indicator's relationship points at ("" is a real value:
+	// most malware objects have an empty name).
+	MalwareName string
 }
 
 // Sim is a simulated Mimecast API. It implements http.Handler and is safe
@@ -241,11 +260,11 @@ type account struct {
 	zone   *time.Location
 	seed   uint64
 
-	genMu     sync.Mutex // serialises generation so files publish in seq order
-	files     []*siemFile
-	siemIndex int64 // index of the next SIEM record (ids, _offset)
-	siemCount int
-	logs      map[model.Stream]*logStore
+	genMu sync.Mutex // serialises generation so files publish in seq order
+	cg    siemQueue  // Cloud Gateway SIEM files (stream siem)
+	ci    siemQueue  // Cloud Integrated SIEM files (stream siem_ci)
+	logs  map[model.Stream]*logStore
+	aware *awareness // Awareness Training users and campaigns; nil until generated
 
 	rateWindow time.Time
 	rateCount  int
@@ -348,13 +367,19 @@ func (s *Sim) logRequest(l RequestLog) {
 }
 
 // Delivered returns how many records of the stream the account holds (the
-// simulator's ground truth count; the name reads "delivered by Mimecast").
+// simulator's ground truth count; the name reads "delivered by Mimecast");
+// for awareness_training, the number of snapshot rows.
 func (s *Sim) Delivered(accountName string, stream model.Stream) int {
 	a := s.mustAccount(accountName)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if stream == model.StreamSIEM {
-		return a.siemCount
+	switch stream {
+	case model.StreamSIEM:
+		return a.cg.count
+	case model.StreamSIEMCI:
+		return a.ci.count
+	case model.StreamAwarenessTraining:
+		return a.aware.rowCount()
 	}
 	if ls := a.logs[stream]; ls != nil {
 		return len(ls.recs)
@@ -363,31 +388,49 @@ func (s *Sim) Delivered(accountName string, stream model.Stream) int {
 }
 
 // Records returns every record generated for the stream, in generation
-// order for SIEM (file by file) and in time order for the other streams.
-// SIEM records are regenerated from their seed, so this is slow for large
-// backlogs.
+// order for SIEM and siem_ci (file by file), in time order for the other
+// event streams, and user by user for awareness_training (the current
+// state of the snapshot rows, see Awareness). SIEM records are regenerated
+// from their seed, so this is slow for large backlogs.
 func (s *Sim) Records(accountName string, stream model.Stream) []Record {
 	a := s.mustAccount(accountName)
+	switch stream {
+	case model.StreamSIEM, model.StreamSIEMCI:
+		return s.siemRecords(a, kindFor(stream))
+	case model.StreamAwarenessTraining:
+		return s.awarenessRecords(a)
+	}
 	s.mu.RLock()
-	files := append([]*siemFile(nil), a.files...)
 	var logs []logRec
 	if ls := a.logs[stream]; ls != nil {
 		logs = append(logs, ls.recs...)
 	}
 	s.mu.RUnlock()
-	if stream != model.StreamSIEM {
-		out := make([]Record, 0, len(logs))
-		for _, r := range logs {
-			out = append(out, Record{Stream: stream, LogType: string(stream), ID: r.id, Time: r.t, Raw: r.raw})
+	out := make([]Record, 0, len(logs))
+	for _, r := range logs {
+		rec := Record{Stream: stream, LogType: logTypeOf(stream), ID: r.id, Time: r.t, Raw: r.raw, MalwareName: r.malwareName}
+		if r.untimed {
+			rec.Time = time.Time{}
 		}
-		return out
+		out = append(out, rec)
 	}
+	return out
+}
+
+// siemRecords regenerates the records of one of the account's SIEM queues.
+func (s *Sim) siemRecords(a *account, k *siemKind) []Record {
+	s.mu.RLock()
+	files := append([]*siemFile(nil), a.queue(k).files...)
+	s.mu.RUnlock()
 	var out []Record
 	for _, f := range files {
 		start := len(out)
 		forEachRecord(a, f, formV2, func(id string, t time.Time, rec []byte) {
-			out = append(out, Record{Stream: model.StreamSIEM, LogType: f.st.log, ID: id, Time: t, Raw: append([]byte(nil), rec...)})
+			out = append(out, Record{Stream: k.stream, LogType: f.st.log, ID: id, Time: t, Raw: append([]byte(nil), rec...)})
 		})
+		if k != kindCG {
+			continue // Cloud Integrated logs exist in API 2.0 only
+		}
 		i := start
 		forEachRecord(a, f, formV1JSON, func(_ string, _ time.Time, rec []byte) {
 			out[i].RawV1 = append([]byte(nil), rec...)
@@ -397,35 +440,94 @@ func (s *Sim) Records(accountName string, stream model.Stream) []Record {
 	return out
 }
 
+// logTypeOf is the log type of the records of a stream with a single one.
+func logTypeOf(stream model.Stream) string {
+	switch stream {
+	case model.StreamMessageRelease:
+		return model.LogMessageRelease
+	case model.StreamArchiveSearch:
+		return model.LogArchiveSearch
+	case model.StreamThreatIntelCustomer, model.StreamThreatIntelGrid:
+		return model.LogThreatIntelMalware
+	}
+	return string(stream)
+}
+
 // idKeys are the fields that hold a record's identity per stream. The
 // simulator makes them unique: SIEM aggregateId (2.0) = aCode (1.0), which
 // it writes on every 1.0 record although real url/attachment protect
-// records sometimes lack it; audit and impersonation `id`; `messageId` for
-// the TTP URL/attachment and DLP logs, which have no id field.
+// records sometimes lack it; audit, impersonation, held release and STIX
+// indicator `id`; `messageId` for the TTP URL/attachment and DLP logs,
+// which have no id field; `aggregateId` for Cloud Integrated records.
+// Archive search and awareness training are identified by RecordID below.
 var idKeys = map[model.Stream][]string{
-	model.StreamSIEM:             {"aggregateId", "aCode"},
-	model.StreamAudit:            {"id"},
-	model.StreamTTPImpersonation: {"id"},
-	model.StreamTTPURL:           {"messageId"},
-	model.StreamTTPAttachment:    {"messageId"},
-	model.StreamDLP:              {"messageId"},
+	model.StreamSIEM:                {"aggregateId", "aCode"},
+	model.StreamAudit:               {"id"},
+	model.StreamTTPImpersonation:    {"id"},
+	model.StreamTTPURL:              {"messageId"},
+	model.StreamTTPAttachment:       {"messageId"},
+	model.StreamDLP:                 {"messageId"},
+	model.StreamMessageRelease:      {"id"},
+	model.StreamThreatIntelCustomer: {"id"},
+	model.StreamThreatIntelGrid:     {"id"},
+	model.StreamSIEMCI:              {"aggregateId"},
 }
 
 // RecordID returns the identity of a delivered record of the stream (a
 // JSON object as the collector decodes it; a key_value line turned into an
 // object of strings works too): the value Record.ID holds, or "".
+//
+// Archive search records have no id: theirs is createTime|emailAddr|
+// searchText, which the simulator keeps unique except for deliberate twins
+// (two identical searches in the same second), which share it. Awareness
+// training rows are "<log type>:<e-mail>", and phishing user data rows
+// "awareness_phishing_user:<e-mail>|<campaign id>", read from the
+// campaignId member the client adds (without it such a row gives "").
 func RecordID(stream model.Stream, raw []byte) string {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
 		return ""
 	}
-	for _, k := range idKeys[stream] {
+	str := func(k string) string {
 		var v string
-		if json.Unmarshal(m[k], &v) == nil && v != "" {
+		_ = json.Unmarshal(m[k], &v)
+		return v
+	}
+	switch stream {
+	case model.StreamArchiveSearch:
+		if str("createTime") == "" {
+			return ""
+		}
+		return str("createTime") + "|" + str("emailAddr") + "|" + str("searchText")
+	case model.StreamAwarenessTraining:
+		return awarenessRecordID(m, str)
+	}
+	for _, k := range idKeys[stream] {
+		if v := str(k); v != "" {
 			return v
 		}
 	}
 	return ""
+}
+
+// StreamPaths returns the URL path prefixes serving a stream, for
+// Account.Forbidden: forbidding them makes the stream "not licensed" (403).
+// The two threat intel feeds share one endpoint, and so one licence.
+func StreamPaths(stream model.Stream) []string {
+	switch stream {
+	case model.StreamSIEM:
+		return []string{"/siem/v1/batch/events/cg", "/api/audit/get-siem-logs"}
+	case model.StreamSIEMCI:
+		return []string{"/siem/v1/batch/events/ci"}
+	case model.StreamThreatIntelCustomer, model.StreamThreatIntelGrid:
+		return []string{threatIntelPath}
+	case model.StreamAwarenessTraining:
+		return []string{awarenessPrefix}
+	}
+	if le := logEndpointFor(stream); le != nil {
+		return []string{le.path}
+	}
+	return nil
 }
 
 // seal returns an opaque, tamper-evident token carrying payload.

@@ -64,6 +64,18 @@ const (
 	LogTTPImpersonation  = "ttp_impersonation"
 	LogDLP               = "dlp"
 	LogCollectorHealth   = "collector_health"
+
+	// Log types of the streams of mimecast-more-streams.md.
+	LogMessageRelease     = "message_release"
+	LogArchiveSearch      = "archive_search"
+	LogThreatIntelMalware = "threat_intel_malware"
+	LogCIEntities         = "ci_entities"
+	LogCIMailflow         = "ci_mailflow"
+	LogCIURLClick         = "ci_urlclick"
+	LogAwarenessSafeScore = "awareness_safe_score"
+	LogAwarenessPerf      = "awareness_performance"
+	LogAwarenessWatchlist = "awareness_watchlist"
+	LogAwarenessPhishing  = "awareness_phishing_user"
 )
 
 // SIEMLogTypes are the ten Cloud Gateway SIEM (MTA) log types.
