@@ -1,0 +1,175 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"mimecast-qradar/app/internal/mimecast"
+	"mimecast-qradar/app/internal/model"
+)
+
+// batchPageSize is the number of file URLs asked for per API 2.0 batch page.
+const batchPageSize = 100
+
+// errInvalidSIEMToken is the stream error when API 1.0 refuses the saved
+// token. The checkpoint is kept until the administrator confirms a reset:
+// starting again from the initial lookback re-sends or skips data, which
+// must be a deliberate choice.
+var errInvalidSIEMToken = errors.New("Mimecast rejected the saved SIEM position (invalid token); " +
+	"reset it in the panel to restart from the initial lookback")
+
+// siemBatch collects the API 2.0 SIEM stream (see siemBatchCheckpoint).
+// The log types are served round-robin, one page each per turn, so a type
+// with a deep backlog cannot use up the run's budget before the others had
+// a turn.
+func (s *streamRun) siemBatch(ctx context.Context, data []byte) error {
+	cp := siemBatchCheckpoint{V: checkpointVersion}
+	if err := decodeCheckpoint(data, &cp, &cp.V); err != nil {
+		return err
+	}
+	cp.V = checkpointVersion
+	if cp.Types == nil {
+		cp.Types = map[string]*siemTypeState{}
+	}
+	startDate := s.initialStart(siemRetention).Format(time.DateOnly)
+	active := append([]string(nil), model.SIEMLogTypes...)
+	for len(active) > 0 {
+		var more []string
+		for _, t := range active {
+			if s.budget <= 0 {
+				s.budgetUsed()
+				return nil
+			}
+			st := cp.Types[t]
+			if st == nil {
+				// Not committed until a file of this type was delivered: an
+				// unused start date may move on freely.
+				st = &siemTypeState{Start: startDate}
+				cp.Types[t] = st
+			}
+			again, err := s.siemBatchPage(ctx, t, st, &cp)
+			if err != nil {
+				return err
+			}
+			if again {
+				more = append(more, t)
+			}
+		}
+		active = more
+	}
+	return nil
+}
+
+// siemBatchPage delivers the rest of the page at st.Cursor and moves st to
+// the next page. It reports whether the type has more pages now.
+func (s *streamRun) siemBatchPage(ctx context.Context, logType string, st *siemTypeState, cp *siemBatchCheckpoint) (bool, error) {
+	start, err := time.Parse(time.DateOnly, st.Start)
+	if err != nil {
+		return false, fmt.Errorf("reading checkpoint: %s start date %q: %w", logType, st.Start, err)
+	}
+	list := func() (mimecast.BatchPage, error) {
+		page, err := s.src.SIEMBatch(ctx, logType, start, st.Cursor, s.c.batchPageSize)
+		if err != nil {
+			return page, fmt.Errorf("listing %s SIEM files: %w", logType, err)
+		}
+		return page, nil
+	}
+	page, err := list()
+	if err != nil {
+		return false, err
+	}
+	if st.Done > len(page.Files) {
+		// The page lists fewer files than were delivered from it before;
+		// the ones listed were all delivered.
+		s.log.Warn("SIEM page shrank since it was last read", slog.String("log_type", logType),
+			slog.Int("delivered", st.Done), slog.Int("listed", len(page.Files)))
+	}
+	refreshed := false
+	for i := st.Done; i < len(page.Files); i++ {
+		if s.budget <= 0 {
+			return true, nil
+		}
+		stats, err := s.src.DownloadSIEMFile(ctx, page.Files[i], s.d.send)
+		s.d.malformed += int64(stats.Malformed)
+		if errors.Is(err, mimecast.ErrFileExpired) && !refreshed {
+			// Pre-signed URLs expire. The same cursor lists the same files
+			// with fresh URLs; the ones before i were delivered already.
+			s.log.Info("SIEM file URL expired; listing the page again", slog.String("log_type", logType))
+			refreshed = true
+			if page, err = list(); err != nil {
+				return false, err
+			}
+			i--
+			continue
+		}
+		if err != nil {
+			// An expired URL that a fresh listing does not fix fails the
+			// stream: skipping the file would lose its events.
+			return false, fmt.Errorf("downloading %s SIEM file %d of %d: %w", logType, i+1, len(page.Files), err)
+		}
+		refreshed = false
+		s.budget--
+		st.Done = i + 1
+		if err := s.commit(ctx, cp); err != nil {
+			return false, err
+		}
+	}
+	if page.NextPage != "" && page.NextPage != st.Cursor {
+		st.Cursor, st.Done = page.NextPage, 0
+		if err := s.commit(ctx, cp); err != nil {
+			return false, err
+		}
+	}
+	// Without @nextPage the position stays at the end of this page (done =
+	// its length), so the next run asks for the same page and only takes
+	// files listed after those.
+	return len(page.Files) > 0 && !page.CaughtUp && page.NextPage != "", nil
+}
+
+// siemV1 collects the API 1.0 SIEM stream (see siemV1Checkpoint): one file
+// per call, each delivered and flushed before its token is committed.
+func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
+	cp := siemV1Checkpoint{V: checkpointVersion}
+	if err := decodeCheckpoint(data, &cp, &cp.V); err != nil {
+		return err
+	}
+	cp.V = checkpointVersion
+	if cp.Start.IsZero() {
+		cp.Start = s.initialStart(siemRetention)
+	}
+	for s.budget > 0 {
+		res, err := s.src.SIEMLogsV1(ctx, cp.Token, cp.Start, s.d.send)
+		s.d.malformed += int64(res.Stats.Malformed)
+		if errors.Is(err, mimecast.ErrInvalidSIEMToken) {
+			return errInvalidSIEMToken
+		}
+		if err != nil {
+			return fmt.Errorf("fetching SIEM file: %w", err)
+		}
+		if res.Done && res.FileName == "" && res.Stats == (mimecast.DecodeStats{}) {
+			// The end-of-data reply carries no file. The token is kept:
+			// adopting one from an empty reply gains nothing and could only
+			// skip data.
+			return nil
+		}
+		s.budget--
+		if res.NextToken == "" || res.NextToken == cp.Token {
+			if err := s.d.flush(); err != nil {
+				return err
+			}
+			return fmt.Errorf("fetching SIEM file %s: Mimecast sent no new token with it; the file will be fetched again next run", res.FileName)
+		}
+		cp.Token = res.NextToken
+		if err := s.commit(ctx, &cp); err != nil {
+			return err
+		}
+		if res.Done {
+			return nil
+		}
+	}
+	s.budgetUsed()
+	return nil
+}
