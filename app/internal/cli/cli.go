@@ -12,6 +12,7 @@ import (
 	"mimecast-qradar/app/internal/config"
 	"mimecast-qradar/app/internal/daemon"
 	"mimecast-qradar/app/internal/logging"
+	"mimecast-qradar/app/internal/mimecastsim"
 )
 
 // Env is what a command may use from its process.
@@ -25,6 +26,11 @@ const usage = `Usage: mimecast-qradar [command] [flags]
 
 Commands:
   serve          web panel, JSON API and scheduler (the default)
+  demo           serve with a built-in Mimecast simulator and one demo account;
+                 no credentials and no QRadar needed
+  simulate       the Mimecast API simulator alone (API 1.0 and 2.0)
+  collect --once one collection pass over all enabled accounts; exits non-zero
+                 if any stream failed
   version        print the version
 
 Run "mimecast-qradar <command> -h" for the flags of a command.
@@ -41,6 +47,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	switch cmd {
 	case "serve":
 		err = serve(ctx, args, env)
+	case "demo":
+		err = demo(ctx, args, env)
+	case "simulate":
+		err = mimecastsim.Main(ctx, args, env.Stdout)
+	case "collect":
+		err = collect(ctx, args, env)
 	case "version":
 		fmt.Fprintln(env.Stdout, env.Version)
 	case "help", "-h", "--help":
@@ -59,20 +71,58 @@ func Run(ctx context.Context, args []string, env Env) int {
 	return 0
 }
 
-func serve(ctx context.Context, args []string, env Env) error {
-	cfg, err := config.Parse("serve", args, env.Getenv, env.Stderr, nil)
+// setup parses a command's flags and opens the app log in the store.
+func setup(name string, args []string, env Env, extra func(*flag.FlagSet)) (config.Config, *slog.Logger, func(), error) {
+	cfg, err := config.Parse(name, args, env.Getenv, env.Stderr, extra)
 	if err != nil {
-		return err
+		return cfg, nil, nil, err
 	}
 	log, closer, err := logging.New(cfg.StoreDir, cfg.LogLevel)
 	if err != nil {
+		return cfg, nil, nil, err
+	}
+	slog.SetDefault(log)
+	return cfg, log, func() { closer.Close() }, nil
+}
+
+func serve(ctx context.Context, args []string, env Env) error {
+	cfg, log, done, err := setup("serve", args, env, nil)
+	if err != nil {
 		return err
 	}
-	defer closer.Close()
-	slog.SetDefault(log)
-	if err := daemon.Serve(ctx, cfg, env.Version, log, nil); err != nil {
+	defer done()
+	if err := daemon.Serve(ctx, cfg, env.Version, log, daemon.Hooks{}); err != nil {
 		log.Error("serve failed", "error", err)
 		return err
 	}
+	return nil
+}
+
+func collect(ctx context.Context, args []string, env Env) error {
+	var once bool
+	cfg, log, done, err := setup("collect", args, env, func(fs *flag.FlagSet) {
+		fs.BoolVar(&once, "once", false, "run one collection pass over all enabled accounts, then exit")
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	if !once {
+		return errors.New("collect runs one pass and needs --once (the scheduler runs under serve)")
+	}
+	st, err := daemon.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	col, err := daemon.NewCollector(cfg, st, env.Version, log)
+	if err != nil {
+		return err
+	}
+	if err := col.RunOnce(ctx); err != nil {
+		log.Error("collection pass failed", "error", err)
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "collection pass finished: every stream succeeded")
 	return nil
 }

@@ -32,6 +32,10 @@ type Config struct {
 	CABundle    string // REQUESTS_CA_BUNDLE
 	QRadarProxy string // QRADAR_REST_PROXY
 	IsQROC      bool   // IS_QROC
+
+	// Getenv reads the environment at the moment of use, for values that
+	// must never be kept (SEC_ADMIN_TOKEN is read on every QRadar attempt).
+	Getenv Getenv
 }
 
 // Getenv looks up an environment variable (os.Getenv in production).
@@ -40,7 +44,7 @@ type Getenv func(string) string
 // Parse reads the flags of one command from args, with defaults from the
 // environment. extra lets a command register its own flags on the same set.
 func Parse(name string, args []string, getenv Getenv, stderr io.Writer, extra func(*flag.FlagSet)) (Config, error) {
-	var c Config
+	c := Config{Getenv: getenv}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 

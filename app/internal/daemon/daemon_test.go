@@ -39,7 +39,7 @@ func startServe(t *testing.T, cfg config.Config) (string, func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, cfg, "test", log, func(a string) { addr <- a }) }()
+	go func() { done <- Serve(ctx, cfg, "test", log, Hooks{Ready: func(a string) { addr <- a }}) }()
 	select {
 	case a := <-addr:
 		return a, func() error { cancel(); err := <-done; closer.Close(); return err }
