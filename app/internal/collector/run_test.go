@@ -268,8 +268,17 @@ func TestCollector_AuthFailureMidRunEndsEveryStream(t *testing.T) {
 			}
 			return mimecast.LogPage{}, fmt.Errorf("fetching audit logs: %w", expired)
 		}
-		<-ctx.Done()
-		return mimecast.LogPage{}, ctx.Err()
+		// The TTP streams finish once audit has started, so that dlp gets a
+		// place whichever streams the scheduler happened to start first.
+		for {
+			mu.Lock()
+			started := calls[model.StreamAudit] > 0
+			mu.Unlock()
+			if started || ctx.Err() != nil {
+				return mimecast.LogPage{}, ctx.Err()
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}}
 	c := e.collector(nil)
 	withSource(c, src)
