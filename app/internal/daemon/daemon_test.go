@@ -52,7 +52,15 @@ func startServe(t *testing.T, cfg config.Config) (string, func() error) {
 }
 
 func TestServe_StartsOnEmptyStoreAndRestartsOnExistingOne(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "store")
+	// Not t.TempDir: lumberjack's background mill goroutine (started when
+	// app.log is reopened) may still be reading the log directory after
+	// Serve returned, and TempDir's cleanup fails the test on that race.
+	base, err := os.MkdirTemp("", "serve-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	dir := filepath.Join(base, "store")
 	for round := range 2 {
 		addr, stop := startServe(t, testConfig(t, dir))
 		resp, err := http.Get("http://" + addr + "/debug")

@@ -116,8 +116,10 @@ func (f *Formatter) AppendRecord(dst []byte, acct Account, rec *model.Record) ([
 	}
 
 	start := len(dst)
-	dst = f.appendHeader(dst, sev, t, acct.LogSourceIdentifier, Product(stream), logType)
-	dst = appendTimeAttrs(dst, t)
+	var ts [timestampLen]byte
+	appendTimestamp(ts[:0], t.UTC())
+	dst = f.appendHeader(dst, sev, ts[:], acct.LogSourceIdentifier, Product(stream), logType)
+	dst = appendTimeAttrs(dst, ts[:])
 	dst = append(dst, "\t"+keyCat+"="...)
 	if len(cat) > 0 {
 		dst = append(dst, cat...)
@@ -140,6 +142,9 @@ func (f *Formatter) AppendRecord(dst []byte, acct Account, rec *model.Record) ([
 	dst = appendSanitized(append(dst, "\t"+keyAccount+"="...), acct.Name)
 
 	if f.MaxLen <= 0 || len(dst)-start+w.fieldsLen() <= f.MaxLen {
+		if w.collide == 0 {
+			return append(dst, w.buf...), nil // the fields, as they go out
+		}
 		for i := range w.fields {
 			dst = w.appendField(dst, &w.fields[i], -1)
 		}
@@ -169,8 +174,10 @@ func (f *Formatter) AppendHealth(dst []byte, acct Account, h Health) []byte {
 		sev = 7
 	}
 	start := len(dst)
-	dst = f.appendHeader(dst, sev, t, acct.LogSourceIdentifier, Product(h.Stream), model.LogCollectorHealth)
-	dst = appendTimeAttrs(dst, t)
+	var ts [timestampLen]byte
+	appendTimestamp(ts[:0], t.UTC())
+	dst = f.appendHeader(dst, sev, ts[:], acct.LogSourceIdentifier, Product(h.Stream), model.LogCollectorHealth)
+	dst = appendTimeAttrs(dst, ts[:])
 	dst = appendSanitized(append(dst, "\t"+keyCat+"="...), outcome)
 	dst = strconv.AppendInt(append(dst, "\t"+keySev+"="...), int64(sev), 10)
 	dst = appendSanitized(append(dst, "\t"+keyStream+"="...), string(h.Stream))
@@ -205,12 +212,13 @@ func (f *Formatter) now() time.Time {
 }
 
 // appendHeader appends the syslog header and the LEEF header up to and
-// including the delimiter field.
-func (f *Formatter) appendHeader(dst []byte, sev int, t time.Time, host, product, eventID string) []byte {
+// including the delimiter field. ts is the event's time as appendTimestamp
+// writes it.
+func (f *Formatter) appendHeader(dst []byte, sev int, ts []byte, host, product, eventID string) []byte {
 	dst = append(dst, '<')
 	dst = strconv.AppendInt(dst, int64(Facility*8+SyslogSeverity(sev)), 10)
 	dst = append(dst, ">1 "...)
-	dst = appendTimestamp(dst, t.UTC())
+	dst = append(dst, ts...)
 	dst = append(dst, 'Z', ' ')
 	dst = appendHostname(dst, host)
 	dst = append(dst, " "+appName+" - - - LEEF:2.0|Mimecast|"...)
@@ -242,10 +250,11 @@ func SyslogSeverity(sev int) int {
 	return 6
 }
 
-// appendTimeAttrs appends devTime and devTimeFormat.
-func appendTimeAttrs(dst []byte, t time.Time) []byte {
+// appendTimeAttrs appends devTime and devTimeFormat; ts is the time as
+// appendTimestamp writes it (UTC).
+func appendTimeAttrs(dst, ts []byte) []byte {
 	dst = append(dst, keyDevTime+"="...)
-	dst = appendDevTime(dst, t)
+	dst = append(append(dst, ts...), "+0000"...)
 	return append(dst, "\t"+keyDevTimeFormat+"="+DevTimeFormat...)
 }
 
@@ -253,6 +262,9 @@ func appendTimeAttrs(dst []byte, t time.Time) []byte {
 func appendDevTime(dst []byte, t time.Time) []byte {
 	return append(appendTimestamp(dst, t.UTC()), "+0000"...)
 }
+
+// timestampLen is the length of what appendTimestamp writes.
+const timestampLen = len("2006-01-02T15:04:05.000")
 
 // appendTimestamp appends yyyy-MM-ddTHH:mm:ss.SSS of t (no zone).
 func appendTimestamp(dst []byte, t time.Time) []byte {
@@ -296,12 +308,17 @@ func appendHostname(dst []byte, host string) []byte {
 	if len(host) > 255 {
 		host = host[:255]
 	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if c < 33 || c > 126 {
-			c = '_'
+	for len(host) > 0 {
+		i := 0
+		for i < len(host) && host[i] >= 33 && host[i] <= 126 {
+			i++
 		}
-		dst = append(dst, c)
+		dst = append(dst, host[:i]...)
+		if i == len(host) {
+			break
+		}
+		dst = append(dst, '_')
+		host = host[i+1:]
 	}
 	return dst
 }
@@ -310,6 +327,14 @@ func appendHostname(dst []byte, host string) []byte {
 // separator) becomes '_', control characters a space, invalid UTF-8 U+FFFD.
 func appendHeaderField(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
+		start := i
+		for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '|' {
+			i++
+		}
+		dst = append(dst, s[start:i]...)
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		switch {
 		case c == '|':
@@ -325,8 +350,6 @@ func appendHeaderField(dst []byte, s string) []byte {
 			}
 			i += size
 			continue
-		default:
-			dst = append(dst, c)
 		}
 		i++
 	}
@@ -445,11 +468,7 @@ func fieldLen(f *field) int {
 }
 
 func (w *walker) fieldsLen() int {
-	n := 0
-	for i := range w.fields {
-		n += fieldLen(&w.fields[i])
-	}
-	return n
+	return len(w.buf) + w.collide*len(collidePrefix)
 }
 
 // appendField appends "\tname=value", the value cut to limit bytes when

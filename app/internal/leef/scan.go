@@ -1,8 +1,10 @@
 package leef
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -30,20 +32,25 @@ type field struct {
 // object and writes each (flattened) field name and sanitised value into buf.
 // A walker is reused across records (see walkers), so formatting a record
 // allocates nothing once the buffers have grown.
+//
+// buf holds the fields as they go into the event, "\tname=value" one after
+// the other (field k0 is just after the tab, v0 just after the '='), so an
+// event that needs no renaming and no cut takes them in one copy.
 type walker struct {
-	data   []byte
-	pos    int
-	c      *compiled
-	key    []byte // flattened name of the member being read
-	buf    []byte
-	fields []field
+	data    []byte
+	pos     int
+	c       *compiled
+	key     []byte // flattened name of the object being read (its members' prefix)
+	buf     []byte
+	fields  []field
+	collide int // fields renamed mc_<name> (flagCollide)
 	// hits[i] is 1 + the index of the first field named c.names[i], or 0.
 	hits [maxNames]int32
 }
 
 func (w *walker) reset(data []byte, c *compiled) {
 	w.data, w.pos, w.c = data, 0, c
-	w.key, w.buf, w.fields = w.key[:0], w.buf[:0], w.fields[:0]
+	w.key, w.buf, w.fields, w.collide = w.key[:0], w.buf[:0], w.fields[:0], 0
 	clear(w.hits[:len(c.names)])
 }
 
@@ -99,22 +106,50 @@ func (w *walker) object(depth int) (empty bool, err error) {
 		if w.peek() != '"' {
 			return false, w.errorf("expected a field name")
 		}
+		// The name goes straight into buf as the start of a field; a
+		// nested object takes it back as the prefix of its members.
+		mark := len(w.buf)
+		w.buf = append(w.buf, '\t')
+		k0 := len(w.buf)
 		if depth > 0 {
-			w.key = append(w.key, '_')
+			w.buf = append(append(w.buf, w.key...), '_')
 		}
-		if w.key, err = w.appendString(w.key, true); err != nil {
+		if w.buf, err = w.appendString(w.buf, true); err != nil {
 			return false, err
 		}
+		k1 := len(w.buf)
 		w.skipSpace()
 		if w.peek() != ':' {
 			return false, w.errorf("expected ':'")
 		}
 		w.pos++
 		w.skipSpace()
-		if err := w.member(depth); err != nil {
-			return false, err
+		if w.peek() == '{' && depth+1 < maxFlattenDepth {
+			w.key = append(w.key, w.buf[k0+prefix:k1]...)
+			w.buf = w.buf[:mark]
+			empty, err := w.object(depth + 1)
+			if err != nil {
+				return false, err
+			}
+			if empty {
+				// An empty object has no members to flatten; carry it as
+				// {} so the field is still present.
+				w.beginField()
+				w.buf = append(w.buf, "{}"...)
+				w.endField()
+			}
+			w.key = w.key[:prefix]
+		} else {
+			if k1 == k0 {
+				w.buf = append(w.buf, '_') // an empty name at the top level
+				k1++
+			}
+			w.buf = append(w.buf, '=')
+			w.fields = append(w.fields, field{k0: int32(k0), k1: int32(k1), v0: int32(k1 + 1)})
+			if err := w.member(depth); err != nil {
+				return false, err
+			}
 		}
-		w.key = w.key[:prefix]
 		w.skipSpace()
 		switch w.peek() {
 		case ',':
@@ -129,41 +164,26 @@ func (w *walker) object(depth int) (empty bool, err error) {
 	}
 }
 
-// member reads the value of the member named w.key.
+// member reads the value of the field just opened in buf (anything but an
+// object to flatten) and closes the field.
 func (w *walker) member(depth int) error {
 	var err error
 	switch c := w.peek(); {
-	case c == '{' && depth+1 < maxFlattenDepth:
-		empty, err := w.object(depth + 1)
-		if err == nil && empty {
-			// An empty object has no members to flatten; carry it as {} so
-			// the field is still present.
-			w.beginField()
-			w.buf = append(w.buf, "{}"...)
-			w.endField()
-		}
-		return err
 	case c == '{' || c == '[':
-		w.beginField()
 		w.buf, err = w.compact(w.buf, depth)
 	case c == '"':
-		w.beginField()
 		w.buf, err = w.appendString(w.buf, false)
 	case c == 'n':
-		w.beginField() // null: empty value
-		err = w.literal("null")
+		err = w.literal("null") // null: empty value
 	case c == 't':
-		w.beginField()
 		if err = w.literal("true"); err == nil {
 			w.buf = append(w.buf, "true"...)
 		}
 	case c == 'f':
-		w.beginField()
 		if err = w.literal("false"); err == nil {
 			w.buf = append(w.buf, "false"...)
 		}
 	case c == '-' || ('0' <= c && c <= '9'):
-		w.beginField()
 		w.buf, err = w.number(w.buf)
 	default:
 		return w.errorf("expected a value")
@@ -175,9 +195,10 @@ func (w *walker) member(depth int) error {
 	return nil
 }
 
-// beginField writes the current name into buf and opens a field; the value
+// beginField opens a field named w.key ("_" when empty) in buf; the value
 // follows in buf and endField closes it.
 func (w *walker) beginField() {
+	w.buf = append(w.buf, '\t')
 	k0 := len(w.buf)
 	if len(w.key) == 0 {
 		w.buf = append(w.buf, '_')
@@ -185,7 +206,8 @@ func (w *walker) beginField() {
 		w.buf = append(w.buf, w.key...)
 	}
 	k1 := len(w.buf)
-	w.fields = append(w.fields, field{k0: int32(k0), k1: int32(k1), v0: int32(k1)})
+	w.buf = append(w.buf, '=')
+	w.fields = append(w.fields, field{k0: int32(k0), k1: int32(k1), v0: int32(k1 + 1)})
 }
 
 func (w *walker) endField() {
@@ -197,8 +219,13 @@ func (w *walker) endField() {
 		return
 	}
 	for _, n := range w.c.byLen[len(name)] {
-		if string(name) == w.c.names[n] {
+		// Most fields are of no interest: the last byte (a name's most
+		// varied, as many share a prefix) rules them out cheaply.
+		if nm := w.c.names[n]; nm[len(nm)-1] == name[len(name)-1] && string(name) == nm {
 			f.flags = w.c.flags[n]
+			if f.flags&flagCollide != 0 {
+				w.collide++
+			}
 			if w.hits[n] == 0 {
 				w.hits[n] = int32(i + 1)
 			}
@@ -265,22 +292,49 @@ var plainValue, plainKey = func() (v, k [256]bool) {
 	return v, k
 }()
 
+// Word-at-a-time scanning: the run of plain bytes is found eight bytes per
+// step, the tail byte by byte. For a word x, hasLess(x, n) and hasByte(x, b)
+// set the high bit of the bytes below n or equal to b; only bytes above a
+// true match can be flagged falsely, so the lowest flagged byte is exact.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasLess(x, n uint64) uint64 { return (x - ones*n) &^ x & highs }
+func hasByte(x, b uint64) uint64 { return hasLess(x^(ones*b), 1) }
+
+// plainValueRun returns the index of the first byte at or after i that a
+// value string does not copy unchanged (see plainValue), or len(data).
+func plainValueRun(data []byte, i int) int {
+	for ; i+8 <= len(data); i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		if m := hasLess(x, 0x20) | hasByte(x, '"') | hasByte(x, '\\') | x&highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(data) && plainValue[data[i]] {
+		i++
+	}
+	return i
+}
+
 // appendString decodes the JSON string at w.pos into dst, sanitised for
 // LEEF: tab, CR and LF become a space (an underscore in a name), each
 // invalid UTF-8 byte becomes U+FFFD, and in a name every other control
 // character, space and '=' becomes an underscore. Raw control characters are
 // accepted although JSON forbids them: better to deliver than to drop.
 func (w *walker) appendString(dst []byte, isKey bool) ([]byte, error) {
-	plain := &plainValue
-	if isKey {
-		plain = &plainKey
-	}
 	data := w.data
 	i := w.pos + 1
 	for {
 		start := i
-		for i < len(data) && plain[data[i]] {
-			i++
+		if isKey {
+			for i < len(data) && plainKey[data[i]] {
+				i++
+			}
+		} else {
+			i = plainValueRun(data, i)
 		}
 		dst = append(dst, data[start:i]...)
 		if i >= len(data) {
@@ -474,9 +528,7 @@ func (w *walker) copyString(dst []byte) ([]byte, error) {
 	i := w.pos + 1
 	for {
 		start := i
-		for i < len(data) && plainValue[data[i]] {
-			i++
-		}
+		i = plainValueRun(data, i)
 		dst = append(dst, data[start:i]...)
 		if i >= len(data) {
 			w.pos = i

@@ -189,7 +189,7 @@ func (c *Client) newDecoder(kind recordKind, stream model.Stream, logType string
 // gzipNDJSON reads gzip-compressed NDJSON (or plain NDJSON, when the body
 // does not start with the gzip magic, e.g. after transparent decompression).
 // At most limit bytes are accepted after decompression.
-func (d *decoder) gzipNDJSON(body io.Reader, limit int64) error {
+func (d *decoder) gzipNDJSON(body io.Reader, limit int64) (err error) {
 	in := bufio.NewReaderSize(body, 32<<10)
 	magic, err := in.Peek(2)
 	if err != nil && len(magic) == 0 {
@@ -211,7 +211,18 @@ func (d *decoder) gzipNDJSON(body io.Reader, limit int64) error {
 			_ = zr.Reset(bytes.NewReader(nil)) // drop references to this response
 			gzipReaders.Put(zr)
 		}()
-		src = zr
+		// Decompress in another goroutine while this one decodes, formats
+		// and sends: gunzip is the largest single cost of the pipeline.
+		ra := newReadAhead(zr)
+		defer func() {
+			// An abandoned read-ahead may be blocked reading the body:
+			// closing the body unblocks it before we wait for it.
+			if c, ok := body.(io.Closer); ok && err != nil {
+				c.Close()
+			}
+			ra.close()
+		}()
+		src = ra
 	}
 	return d.ndjson(bufio.NewReaderSize(newLimitedReader(src, limit), 64<<10))
 }

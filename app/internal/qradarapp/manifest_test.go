@@ -91,10 +91,10 @@ func TestValidateManifest_ReportsEachSDKRule(t *testing.T) {
 		{"service name with space", `"name": "mimecastqradar"`, `"name": "mimecast qradar"`, "services[0].name"},
 		{"bad stopsignal", `"stopsignal": "TERM"`, `"stopsignal": "SIGTERM"`, "stopsignal"},
 		{"string where integer", `"stopwaitsecs": 20`, `"stopwaitsecs": "20"`, "stopwaitsecs"},
-		{"empty env value", `"value": "160MiB"`, `"value": ""`, "environment_variables[0].value"},
+		{"empty env value", `"value": "64MiB"`, `"value": ""`, "environment_variables[0].value"},
 		{"unsupported oauth flow", `"CLIENT_CREDENTIALS"`, `"AUTHORIZATION_CODE"`, "authorisation_flow"},
 		{"bad capability", `"requested_capabilities": ["ADMIN"]`, `"requested_capabilities": ["ADMIN 1"]`, "requested_capabilities"},
-		{"memory not integer", `"memory": 256`, `"memory": 25.5`, "resources.memory"},
+		{"memory not integer", `"memory": 128`, `"memory": 12.5`, "resources.memory"},
 		{"missing description", `"description": "Collects`, `"descr": "Collects`, "description"},
 	}
 	for _, tt := range tests {

@@ -96,6 +96,15 @@ type Sender struct {
 	wrote  bool
 	err    error // the failure since the last successful Flush, if any
 	closed bool
+
+	// A full buffer is handed to the target by a goroutine while the
+	// caller fills the other buffer, so formatting and the write system
+	// call (on loopback it also does the receiver's TCP work) use two
+	// cores. At most one write is in flight; until its result is taken
+	// from done, only that goroutine touches conn, raw, file and wrote.
+	inflight []byte     // the buffer being written, nil when none
+	spare    []byte     // the other buffer, empty, while none is in flight
+	done     chan error // result of the write in flight
 }
 
 // Dial opens a sender for target. A network target is connected once, with
@@ -176,12 +185,35 @@ func (s *Sender) Write(msg []byte) error {
 	s.buf = s.frame(s.buf, msg)
 	s.pending++
 	if len(s.buf) >= flushThreshold {
-		if err := s.writeOut(); err != nil {
+		if err := s.wait(); err != nil {
 			s.fail(err)
 			return s.err
 		}
+		s.startWrite()
 	}
 	return nil
+}
+
+// startWrite hands the buffer to a goroutine that writes it, and goes on
+// with the spare one. The caller has waited for the previous write.
+func (s *Sender) startWrite() {
+	if s.done == nil {
+		s.done = make(chan error, 1)
+	}
+	out := s.buf
+	s.buf, s.spare, s.inflight = s.spare[:0], nil, out
+	go func() { s.done <- s.writeOut(out) }()
+}
+
+// wait takes the result of the write in flight, if any, and gets its
+// buffer back as the spare.
+func (s *Sender) wait() error {
+	if s.inflight == nil {
+		return nil
+	}
+	err := <-s.done
+	s.spare, s.inflight = s.inflight[:0], nil
+	return err
 }
 
 // Flush sends what is buffered and reports whether every message written
@@ -193,6 +225,9 @@ func (s *Sender) Write(msg []byte) error {
 func (s *Sender) Flush() error {
 	if s.closed {
 		return ErrClosed
+	}
+	if err := s.wait(); err != nil && s.err == nil {
+		s.fail(err)
 	}
 	if s.err == nil {
 		if err := s.flush(); err != nil {
@@ -216,7 +251,7 @@ func (s *Sender) Close() error {
 		return nil
 	}
 	var err error
-	if s.pending > 0 || s.err != nil {
+	if s.pending > 0 || s.err != nil || s.inflight != nil {
 		err = s.Flush()
 	}
 	s.closed = true
@@ -236,7 +271,9 @@ func (s *Sender) flush() error {
 		return nil
 	case s.file != nil:
 		if len(s.buf) > 0 {
-			if err := s.writeOut(); err != nil {
+			err := s.writeOut(s.buf)
+			s.buf = s.buf[:0]
+			if err != nil {
 				return err
 			}
 		}
@@ -249,7 +286,9 @@ func (s *Sender) flush() error {
 		return nil
 	}
 	if len(s.buf) > 0 {
-		if err := s.writeOut(); err != nil {
+		err := s.writeOut(s.buf)
+		s.buf = s.buf[:0]
+		if err != nil {
 			return err
 		}
 	}
@@ -285,11 +324,10 @@ func (s *Sender) dropConn() {
 	}
 }
 
-// writeOut hands the buffer to the file or connection.
-func (s *Sender) writeOut() error {
-	defer func() { s.buf = s.buf[:0] }()
+// writeOut hands buf to the file or connection.
+func (s *Sender) writeOut(buf []byte) error {
 	if s.file != nil {
-		if err := s.file.write(s.buf); err != nil {
+		if err := s.file.write(buf); err != nil {
 			return fmt.Errorf("writing %s: %w", s.target.Path, err)
 		}
 		return nil
@@ -309,7 +347,7 @@ func (s *Sender) writeOut() error {
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.opts.Timeout)); err != nil {
 		return err
 	}
-	_, err := s.conn.Write(s.buf)
+	_, err := s.conn.Write(buf)
 	return err
 }
 

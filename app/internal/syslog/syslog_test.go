@@ -213,6 +213,10 @@ func TestSender_FlushFailsWhenTheReceiverClosedAfterDataWasSent(t *testing.T) {
 	// More than the write threshold: Write sends part of it already.
 	msgs := events("a", 400, 300)
 	writeAll(t, s, msgs)
+	// Let the write in flight finish before looking at the connection.
+	if err := s.wait(); err != nil {
+		t.Fatalf("write before Flush: %v", err)
+	}
 	if !s.wrote {
 		t.Fatal("nothing was sent before Flush; the test needs more data")
 	}
