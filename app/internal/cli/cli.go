@@ -115,7 +115,7 @@ func collect(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.Close()
-	col, err := daemon.NewCollector(cfg, st, env.Version, log)
+	col, err := daemon.NewCollector(cfg, st, env.Version, log, nil)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,9 @@ import (
 // flushed without error (design §7); it is written only after such a flush.
 const checkpointVersion = 1
 
-// siemBatchCheckpoint is the position of the API 2.0 SIEM stream: one cursor
-// per log type, because the client asks for one type per call.
+// siemBatchCheckpoint is the position of an API 2.0 batch stream (siem, and
+// siem_ci with the types entities, mailflow and urlclick): one cursor per
+// log type, because the client asks for one type per call.
 //
 //	{"v":1,"types":{"receipt":{"cursor":"…","done":3,"start":"2026-11-21"}}}
 //
@@ -56,7 +57,9 @@ type siemV1Checkpoint struct {
 	Start time.Time `json:"start,omitzero"`
 }
 
-// windowCheckpoint is the position of a time-window stream (audit, TTP, DLP).
+// windowCheckpoint is the position of a time-window stream (audit, TTP, DLP,
+// message_release, archive_search, and the threat intel feeds, whose page
+// token is the x-mc-threat-feed-next-token header).
 //
 //	{"v":1,"end":"…","window":{"start":"…","end":"…","page_token":"…","tail":[…]},"seen":[…]}
 //
@@ -67,17 +70,26 @@ type siemV1Checkpoint struct {
 // `overlap`, so re-reading the overlap sends nothing twice. window is the
 // window in progress: its bounds, the page token of the next page to read
 // and tail, the identities of the records read so far (delivered now or
-// before) whose time falls in the window's last `overlap`; they become seen
-// when the window completes. The window is committed after every page, so a
-// crash re-sends at most one page.
+// before) whose time falls in the window's last `overlap` or who have no
+// time; they become seen when the window completes. The window is
+// committed after every page, so a crash re-sends at most one page.
 //
 // Identities are "id:<Record.ID>", or for records without an ID
 // "sha256:<first 16 bytes of the hash of Raw, hex>", with "#n" for the n-th
-// byte-identical record read in the same run, because two identical records
-// can be two real events (an archive searched twice). The limits of the
-// scheme: a record Mimecast shows more than `overlap` after its own time is
-// never read, and after a restart inside a window a second identical ID-less
-// record on a later page can be taken for the first.
+// byte-identical record read in the window, because two identical records
+// can be two real events (an archive searched twice in one second). The
+// count starts with each window: every window reads its records in the same
+// order. A run that resumes a window inside it takes the count up from the
+// window's edge, the hash identities of the last records read that share
+// the last one's time: identical records share their time, and Mimecast
+// sorts a window's records by time, so the earlier copies of a record that
+// follows are all in the edge. The limits of the scheme: a record Mimecast
+// shows more than `overlap` after its own time is never read; a record of
+// the edge that Mimecast moves onto the next page (records inserted before
+// it) is sent again after such a restart, as it cannot be told from an
+// identical twin; and a run counts a record that moves onto a later page
+// within the run (or is otherwise met again before its page was committed)
+// as a further copy, so it is sent again.
 type windowCheckpoint struct {
 	V      int          `json:"v"`
 	End    time.Time    `json:"end,omitzero"`
@@ -90,6 +102,10 @@ type windowState struct {
 	End       time.Time `json:"end"`
 	PageToken string    `json:"page_token,omitempty"`
 	Tail      []string  `json:"tail,omitempty"`
+	// Edge holds the hash identities of the last records read that share
+	// the time of the last one (EdgeTime), to number further copies.
+	Edge     []string  `json:"edge,omitempty"`
+	EdgeTime time.Time `json:"edge_time,omitzero"`
 }
 
 // decodeCheckpoint reads data into cp. Empty data leaves cp as is (the

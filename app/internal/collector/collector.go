@@ -32,6 +32,11 @@ import (
 // pages of a log endpoint. The design requires at least 1,000.
 const DefaultMaxFilesPerRun = 1000
 
+// DefaultAwarenessInterval is how often the awareness_training snapshot is
+// collected: its rows are scores and counters that change slowly, and a
+// full collection reads every user's rows.
+const DefaultAwarenessInterval = 24 * time.Hour
+
 // Options configure a Collector.
 type Options struct {
 	Store *store.Store
@@ -56,6 +61,17 @@ type Options struct {
 	// ClientOptions, when set, adjusts the Mimecast client options of every
 	// run (a test hook, e.g. for short waits).
 	ClientOptions func(*mimecast.Options)
+	// OnThreatHashes, when set, receives the distinct SHA-256 hashes of the
+	// threat intel indicators delivered on each page, after that page's
+	// checkpoint was committed (for QRadar's reference set). It runs on the
+	// stream's goroutine, so it must hand the work off and return quickly;
+	// ctx is the run's and ends with it. A page sent again after a crash
+	// passes its hashes again.
+	OnThreatHashes func(ctx context.Context, hashes []string)
+	// AwarenessInterval is the least time between two full collections of
+	// the awareness_training snapshot; runs in between skip it. 0 means
+	// DefaultAwarenessInterval.
+	AwarenessInterval time.Duration
 }
 
 // Collector schedules and runs collection. It is safe for concurrent use.
@@ -118,6 +134,9 @@ func New(opts Options) (*Collector, error) {
 	}
 	if c.maxFiles <= 0 {
 		c.maxFiles = DefaultMaxFilesPerRun
+	}
+	if c.opts.AwarenessInterval <= 0 {
+		c.opts.AwarenessInterval = DefaultAwarenessInterval
 	}
 	cl := cronLogger{c.log}
 	c.cron = cron.New(cron.WithParser(scheduleParser), cron.WithLogger(cl), cron.WithChain(cron.Recover(cl)))
@@ -434,11 +453,23 @@ func (c *Collector) Test(ctx context.Context, a model.Account) model.TestResult 
 			r.OK, r.Error = false, fmt.Sprintf("this version does not collect the %s stream", s)
 		default:
 			if err := src.CheckStream(ctx, s); err != nil {
-				r.OK, r.Error = false, err.Error()
+				r.OK, r.Error = false, testError(err)
 			}
 		}
 		res.OK = res.OK && r.OK
 		res.Streams = append(res.Streams, r)
 	}
 	return res
+}
+
+// testError words a failed stream check for the panel. A refusal (403) is
+// shown as the client words it, e.g. "permission denied: not licensed or
+// no permission for the Threat Intel feed: …", without the chain of
+// "checking …: fetching …:" that the logs keep.
+func testError(err error) string {
+	var apiErr *mimecast.APIError
+	if errors.Is(err, mimecast.ErrPermission) && errors.As(err, &apiErr) {
+		return apiErr.Error()
+	}
+	return err.Error()
 }

@@ -49,8 +49,11 @@ type source interface {
 	CheckStream(ctx context.Context, s model.Stream) error
 	SIEMBatch(ctx context.Context, logType string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error)
 	DownloadSIEMFile(ctx context.Context, f mimecast.BatchFile, fn func(*model.Record) error) (mimecast.DecodeStats, error)
+	SIEMBatchCI(ctx context.Context, ciType string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error)
 	SIEMLogsV1(ctx context.Context, token string, start time.Time, fn func(*model.Record) error) (mimecast.SIEMFileResult, error)
 	Logs(ctx context.Context, q mimecast.LogQuery, fn func(*model.Record) error) (mimecast.LogPage, error)
+	ThreatIntel(ctx context.Context, feed model.Stream, start, end time.Time, token string, fn func(*model.Record) error) (string, mimecast.DecodeStats, error)
+	Awareness(ctx context.Context, kind string, fn func(*model.Record) error) (mimecast.DecodeStats, error)
 }
 
 // accountRun is one run of one account in progress.
@@ -343,9 +346,17 @@ func (c *Collector) runStream(ctx context.Context, src source, a model.Account, 
 	case stream == model.StreamSIEM && a.APIVersion == model.APIVersion1:
 		res.err = s.siemV1(ctx, data)
 	case stream == model.StreamSIEM:
-		res.err = s.siemBatch(ctx, data)
+		res.err = s.siemBatch(ctx, data, cgBatch)
+	case stream == model.StreamSIEMCI && a.APIVersion != model.APIVersion2:
+		res.err = errCINeedsAPI2
+	case stream == model.StreamSIEMCI:
+		res.err = s.siemBatch(ctx, data, ciBatch)
+	case stream == model.StreamThreatIntelCustomer || stream == model.StreamThreatIntelGrid:
+		res.err = s.window(ctx, data, s.threatIntelSpec())
+	case stream == model.StreamAwarenessTraining:
+		res.err = s.awareness(ctx, data)
 	default:
-		res.err = s.window(ctx, data)
+		res.err = s.window(ctx, data, s.logsSpec())
 	}
 	// Only a run that moved on counts as "more to do": a window stream
 	// whose re-read overlap alone exceeds the budget delivers nothing new.

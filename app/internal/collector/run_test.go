@@ -53,6 +53,18 @@ func (f *fakeSource) DownloadSIEMFile(_ context.Context, file mimecast.BatchFile
 	return st, nil
 }
 
+func (f *fakeSource) SIEMBatchCI(context.Context, string, time.Time, string, int) (mimecast.BatchPage, error) {
+	return mimecast.BatchPage{CaughtUp: true}, nil
+}
+
+func (f *fakeSource) ThreatIntel(context.Context, model.Stream, time.Time, time.Time, string, func(*model.Record) error) (string, mimecast.DecodeStats, error) {
+	return "", mimecast.DecodeStats{}, nil
+}
+
+func (f *fakeSource) Awareness(context.Context, string, func(*model.Record) error) (mimecast.DecodeStats, error) {
+	return mimecast.DecodeStats{}, nil
+}
+
 func (f *fakeSource) SIEMLogsV1(context.Context, string, time.Time, func(*model.Record) error) (mimecast.SIEMFileResult, error) {
 	return mimecast.SIEMFileResult{Done: true}, nil
 }

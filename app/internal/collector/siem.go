@@ -21,11 +21,37 @@ const batchPageSize = 100
 var errInvalidSIEMToken = errors.New("Mimecast rejected the saved SIEM position (invalid token); " +
 	"reset it in the panel to restart from the initial lookback")
 
-// siemBatch collects the API 2.0 SIEM stream (see siemBatchCheckpoint).
-// The log types are served round-robin, one page each per turn, so a type
-// with a deep backlog cannot use up the run's budget before the others had
-// a turn.
-func (s *streamRun) siemBatch(ctx context.Context, data []byte) error {
+// batchStream is a stream read from an API 2.0 batch endpoint: the Cloud
+// Gateway SIEM (siem) or the Cloud Integrated SIEM (siem_ci). Both list
+// pre-signed files per type with @nextPage paging and share the
+// checkpoint shape and delivery rules of siemBatchCheckpoint.
+type batchStream struct {
+	what  string   // names the files in errors, e.g. "SIEM"
+	types []string // one cursor each, in turn order
+	list  func(ctx context.Context, src source, typ string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error)
+}
+
+var (
+	cgBatch = batchStream{what: "SIEM", types: model.SIEMLogTypes,
+		list: func(ctx context.Context, src source, typ string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error) {
+			return src.SIEMBatch(ctx, typ, start, nextPage, pageSize)
+		}}
+	// The Cloud Integrated types under the names the endpoint's type
+	// parameter takes; the checkpoint keys its cursors by them.
+	ciBatch = batchStream{what: "Cloud Integrated SIEM", types: []string{"entities", "mailflow", "urlclick"},
+		list: func(ctx context.Context, src source, typ string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error) {
+			return src.SIEMBatchCI(ctx, typ, start, nextPage, pageSize)
+		}}
+)
+
+// errCINeedsAPI2 is the siem_ci error of an API 1.0 account: the Cloud
+// Integrated SIEM has no API 1.0 endpoint.
+var errCINeedsAPI2 = errors.New("the Cloud Integrated SIEM stream needs an API 2.0 account (client ID and secret)")
+
+// siemBatch collects a batch stream (see siemBatchCheckpoint). The types
+// are served round-robin, one page each per turn, so a type with a deep
+// backlog cannot use up the run's budget before the others had a turn.
+func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) error {
 	cp := siemBatchCheckpoint{V: checkpointVersion}
 	if err := decodeCheckpoint(data, &cp, &cp.V); err != nil {
 		return err
@@ -35,7 +61,7 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte) error {
 		cp.Types = map[string]*siemTypeState{}
 	}
 	startDate := s.initialStart(siemRetention).Format(time.DateOnly)
-	active := append([]string(nil), model.SIEMLogTypes...)
+	active := append([]string(nil), bs.types...)
 	for len(active) > 0 {
 		var more []string
 		for _, t := range active {
@@ -50,7 +76,7 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte) error {
 				st = &siemTypeState{Start: startDate}
 				cp.Types[t] = st
 			}
-			again, err := s.siemBatchPage(ctx, t, st, &cp)
+			again, err := s.siemBatchPage(ctx, bs, t, st, &cp)
 			if err != nil {
 				return err
 			}
@@ -65,15 +91,15 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte) error {
 
 // siemBatchPage delivers the rest of the page at st.Cursor and moves st to
 // the next page. It reports whether the type has more pages now.
-func (s *streamRun) siemBatchPage(ctx context.Context, logType string, st *siemTypeState, cp *siemBatchCheckpoint) (bool, error) {
+func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType string, st *siemTypeState, cp *siemBatchCheckpoint) (bool, error) {
 	start, err := time.Parse(time.DateOnly, st.Start)
 	if err != nil {
 		return false, fmt.Errorf("reading checkpoint: %s start date %q: %w", logType, st.Start, err)
 	}
 	list := func() (mimecast.BatchPage, error) {
-		page, err := s.src.SIEMBatch(ctx, logType, start, st.Cursor, s.c.batchPageSize)
+		page, err := bs.list(ctx, s.src, logType, start, st.Cursor, s.c.batchPageSize)
 		if err != nil {
-			return page, fmt.Errorf("listing %s SIEM files: %w", logType, err)
+			return page, fmt.Errorf("listing %s %s files: %w", logType, bs.what, err)
 		}
 		return page, nil
 	}
@@ -84,7 +110,7 @@ func (s *streamRun) siemBatchPage(ctx context.Context, logType string, st *siemT
 	if st.Done > len(page.Files) {
 		// The page lists fewer files than were delivered from it before;
 		// the ones listed were all delivered.
-		s.log.Warn("SIEM page shrank since it was last read", slog.String("log_type", logType),
+		s.log.Warn("Batch page shrank since it was last read", slog.String("log_type", logType),
 			slog.Int("delivered", st.Done), slog.Int("listed", len(page.Files)))
 	}
 	refreshed := false
@@ -97,7 +123,7 @@ func (s *streamRun) siemBatchPage(ctx context.Context, logType string, st *siemT
 		if errors.Is(err, mimecast.ErrFileExpired) && !refreshed {
 			// Pre-signed URLs expire. The same cursor lists the same files
 			// with fresh URLs; the ones before i were delivered already.
-			s.log.Info("SIEM file URL expired; listing the page again", slog.String("log_type", logType))
+			s.log.Info("Batch file URL expired; listing the page again", slog.String("log_type", logType))
 			refreshed = true
 			if page, err = list(); err != nil {
 				return false, err
@@ -108,7 +134,7 @@ func (s *streamRun) siemBatchPage(ctx context.Context, logType string, st *siemT
 		if err != nil {
 			// An expired URL that a fresh listing does not fix fails the
 			// stream: skipping the file would lose its events.
-			return false, fmt.Errorf("downloading %s SIEM file %d of %d: %w", logType, i+1, len(page.Files), err)
+			return false, fmt.Errorf("downloading %s %s file %d of %d: %w", logType, bs.what, i+1, len(page.Files), err)
 		}
 		refreshed = false
 		s.budget--

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"mimecast-qradar/app/internal/mimecast"
@@ -32,11 +34,40 @@ const (
 	maxSeen = 20000
 )
 
-// window collects a time-window stream (audit, TTP, DLP; see
-// windowCheckpoint). Each page is delivered, flushed and committed together
-// with the next page token, so a crash re-sends at most one page. A window
-// created in this run is the last one: its end is close to now.
-func (s *streamRun) window(ctx context.Context, data []byte) error {
+// windowSpec is how a time-window stream reads its pages.
+type windowSpec struct {
+	what      string        // names the data in errors, e.g. "audit logs"
+	retention time.Duration // how far back the first window may start
+	// fetch reads the page of w at w.PageToken ("" = the window's first
+	// page), calling fn for each record; it returns the next page's token,
+	// "" after the last page.
+	fetch func(ctx context.Context, w *windowState, fn func(*model.Record) error) (string, mimecast.DecodeStats, error)
+	// sent, when set, sees each record handed to the sender (valid during
+	// the call only); committed, when set, runs after each page's commit.
+	sent      func(*model.Record)
+	committed func(ctx context.Context)
+}
+
+// logsSpec reads the paged /api/... log endpoints (audit, TTP, DLP,
+// message_release, archive_search).
+func (s *streamRun) logsSpec() windowSpec {
+	return windowSpec{
+		what:      string(s.stream) + " logs",
+		retention: logRetention,
+		fetch: func(ctx context.Context, w *windowState, fn func(*model.Record) error) (string, mimecast.DecodeStats, error) {
+			page, err := s.src.Logs(ctx, mimecast.LogQuery{
+				Stream: s.stream, Start: w.Start, End: w.End, PageToken: w.PageToken, PageSize: s.c.logsPageSize,
+			}, fn)
+			return page.Next, page.Stats, err
+		},
+	}
+}
+
+// window collects a time-window stream (see windowCheckpoint). Each page
+// is delivered, flushed and committed together with the next page token,
+// so a crash re-sends at most one page. A window created in this run is the
+// last one: its end is close to now.
+func (s *streamRun) window(ctx context.Context, data []byte, spec windowSpec) error {
 	cp := windowCheckpoint{V: checkpointVersion}
 	if err := decodeCheckpoint(data, &cp, &cp.V); err != nil {
 		return err
@@ -48,7 +79,7 @@ func (s *streamRun) window(ctx context.Context, data []byte) error {
 				return nil
 			}
 			end := s.now.Add(-windowSettle)
-			start := s.initialStart(logRetention)
+			start := s.initialStart(spec.retention)
 			if !cp.End.IsZero() {
 				if !end.After(cp.End) {
 					return nil // nothing new yet
@@ -61,7 +92,7 @@ func (s *streamRun) window(ctx context.Context, data []byte) error {
 			cp.Window = &windowState{Start: start, End: end}
 			created = true
 		}
-		done, err := s.windowPages(ctx, &cp)
+		done, err := s.windowPages(ctx, &cp, spec)
 		if err != nil || !done {
 			return err
 		}
@@ -70,7 +101,7 @@ func (s *streamRun) window(ctx context.Context, data []byte) error {
 
 // windowPages reads the pages of cp.Window until it completes (true) or
 // the budget is used up (false).
-func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint) (bool, error) {
+func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint, spec windowSpec) (bool, error) {
 	w := cp.Window
 	seen := newIDSet(cp.Seen)
 	tail := newIDSet(w.Tail)
@@ -81,19 +112,23 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint) (bool
 	tailFrom := w.End.Add(-windowOverlap).Truncate(time.Second).Add(-time.Second)
 	// copies counts byte-identical records without an ID, so a second
 	// identical record gets its own identity instead of being taken for
-	// the first one. The count covers the pages read in this run; after a
-	// restart inside a window it starts again, so an identical record on a
-	// later page can then be taken for an earlier one in the window's tail.
-	copies := map[string]int{}
+	// the first one (see windowCheckpoint). A run inside a window takes the
+	// count up from the records of the last second read (edge).
+	copies := copiesIn(w.Edge)
+	edge, edgeTime := slices.Clone(w.Edge), w.EdgeTime
 	for {
 		if s.budget <= 0 {
 			s.budgetUsed()
 			return false, nil
 		}
-		page, err := s.src.Logs(ctx, mimecast.LogQuery{
-			Stream: s.stream, Start: w.Start, End: w.End, PageToken: w.PageToken, PageSize: s.c.logsPageSize,
-		}, func(r *model.Record) error {
+		next, stats, err := spec.fetch(ctx, w, func(r *model.Record) error {
 			id := recordIdentity(r, copies)
+			if !r.Time.Equal(edgeTime) {
+				edge, edgeTime = edge[:0], r.Time
+			}
+			if r.ID == "" {
+				edge = append(edge, id)
+			}
 			// Every record read in the window's last overlap goes to the
 			// tail, delivered now or before: the next window reads it again.
 			if r.Time.IsZero() || !r.Time.Before(tailFrom) {
@@ -105,27 +140,66 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint) (bool
 			if tail.has(id) && tail.committed(id) {
 				return nil
 			}
-			return s.d.send(r)
+			if err := s.d.send(r); err != nil {
+				return err
+			}
+			if spec.sent != nil {
+				spec.sent(r)
+			}
+			return nil
 		})
-		s.d.malformed += int64(page.Stats.Malformed)
+		s.d.malformed += int64(stats.Malformed)
 		if err != nil {
-			return false, fmt.Errorf("fetching %s logs for %s – %s: %w", s.stream,
+			return false, fmt.Errorf("fetching %s for %s – %s: %w", spec.what,
 				w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), err)
 		}
 		s.budget--
 		w.Tail = tail.list(maxSeen)
 		tail.commit()
+		w.Edge, w.EdgeTime = slices.Clone(edge), edgeTime
 		// The client ends the window on a missing token and on empty data
 		// (some tenants send a `next` that leads to an empty page).
-		if page.Next == "" {
+		if next == "" {
 			cp.End, cp.Seen, cp.Window = w.End, w.Tail, nil
-			return true, s.commit(ctx, cp)
+			if err := s.commit(ctx, cp); err != nil {
+				return false, err
+			}
+			if spec.committed != nil {
+				spec.committed(ctx)
+			}
+			return true, nil
 		}
-		w.PageToken = page.Next
+		w.PageToken = next
 		if err := s.commit(ctx, cp); err != nil {
 			return false, err
 		}
+		if spec.committed != nil {
+			spec.committed(ctx)
+		}
 	}
+}
+
+// copiesIn returns, per content hash, the highest copy number among the
+// hash identities in ids ("sha256:<h>" is the first copy, "sha256:<h>#n"
+// the n-th), so counting continues where a run inside the window stopped.
+func copiesIn(ids []string) map[string]int {
+	copies := map[string]int{}
+	for _, id := range ids {
+		h, ok := strings.CutPrefix(id, "sha256:")
+		if !ok {
+			continue
+		}
+		n := 1
+		if base, num, found := strings.Cut(h, "#"); found {
+			v, err := strconv.Atoi(num)
+			if err != nil || v < 2 {
+				continue
+			}
+			h, n = base, v
+		}
+		copies[h] = max(copies[h], n)
+	}
+	return copies
 }
 
 // recordIdentity is the record's ID, or a hash of its content (with the

@@ -132,8 +132,10 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
 	return store.Open(ctx, cfg.StoreDir, box)
 }
 
-// NewCollector builds the collector for cfg on st.
-func NewCollector(cfg config.Config, st *store.Store, version string, log *slog.Logger) (*collector.Collector, error) {
+// NewCollector builds the collector for cfg on st. threatHashes, when not
+// nil, receives the SHA-256 hashes of each committed threat-intel page.
+func NewCollector(cfg config.Config, st *store.Store, version string, log *slog.Logger,
+	threatHashes func(context.Context, []string)) (*collector.Collector, error) {
 	return collector.New(collector.Options{
 		Store:          st,
 		SyslogTarget:   syslogTarget(cfg, st),
@@ -141,6 +143,7 @@ func NewCollector(cfg config.Config, st *store.Store, version string, log *slog.
 		AppVersion:     version,
 		AllowedOrigins: cfg.AllowBaseURLs,
 		Logger:         log,
+		OnThreatHashes: threatHashes,
 	})
 }
 
@@ -176,17 +179,6 @@ func start(ctx context.Context, cfg config.Config, version string, log *slog.Log
 		}
 	}
 
-	col, err := NewCollector(cfg, st, version, log)
-	if err != nil {
-		return fail(fmt.Errorf("creating collector: %w", err))
-	}
-	if err := col.Start(ctx); err != nil {
-		return fail(fmt.Errorf("starting collector: %w", err))
-	}
-	a.closers = append(a.closers, col.Stop)
-	if hooks.Started != nil {
-		hooks.Started(ctx, col)
-	}
 
 	qr, err := qradar.NewManager(qradar.Options{
 		BaseURL:  cfg.QRadarAPI,
@@ -210,6 +202,38 @@ func start(ctx context.Context, cfg config.Config, version string, log *slog.Log
 			return errors.New("QRadar set-up did not stop in time")
 		}
 	})
+
+	// Threat-intel hashes go to QRadar's reference set from one background
+	// goroutine, so a slow console never holds up collection.
+	hashes := make(chan []string, 64)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case h := <-hashes:
+				if err := qr.AddReferenceHashes(ctx, h); err != nil {
+					log.Warn("adding threat-intel hashes to the QRadar reference set", "count", len(h), "error", err)
+				}
+			}
+		}
+	}()
+	col, err := NewCollector(cfg, st, version, log, func(ctx context.Context, h []string) {
+		select {
+		case hashes <- h:
+		case <-ctx.Done():
+		}
+	})
+	if err != nil {
+		return fail(fmt.Errorf("creating collector: %w", err))
+	}
+	if err := col.Start(ctx); err != nil {
+		return fail(fmt.Errorf("starting collector: %w", err))
+	}
+	a.closers = append(a.closers, col.Stop)
+	if hooks.Started != nil {
+		hooks.Started(ctx, col)
+	}
 
 	w, err := web.New(ctx, web.Options{
 		Store:                st,

@@ -95,7 +95,8 @@ func (f *Formatter) AppendRecord(dst []byte, acct Account, rec *model.Record) ([
 	if t.IsZero() {
 		t = w.recordTime()
 	}
-	if t.IsZero() {
+	collected := t.IsZero() // devTime is the collection time: say so
+	if collected {
 		t = f.now()
 	}
 	cat := w.firstValue(c.cat)
@@ -140,6 +141,9 @@ func (f *Formatter) AppendRecord(dst []byte, acct Account, rec *model.Record) ([
 	dst = appendSanitized(append(dst, "\t"+keyStream+"="...), string(stream))
 	dst = appendSanitized(append(dst, "\t"+keyLogType+"="...), logType)
 	dst = appendSanitized(append(dst, "\t"+keyAccount+"="...), acct.Name)
+	if collected {
+		dst = append(dst, "\t"+keyTimeSource+"=collected"...)
+	}
 
 	if f.MaxLen <= 0 || len(dst)-start+w.fieldsLen() <= f.MaxLen {
 		if w.collide == 0 {

@@ -500,7 +500,8 @@ func TestFormatter_SafeForConcurrentUse(t *testing.T) {
 func TestMapping_RowsAreConsistent(t *testing.T) {
 	for _, lt := range LogTypes() {
 		m := Mapping(lt)
-		if m.LogType != lt || m.Stream == "" || len(m.Time) == 0 {
+		// Only snapshot rows (awareness training) have no time field.
+		if m.LogType != lt || m.Stream == "" || (len(m.Time) == 0) != (m.Stream == model.StreamAwarenessTraining) {
 			t.Errorf("%s: incomplete row %+v", lt, m)
 		}
 		if _, ok := wantProduct[m.Stream]; !ok {

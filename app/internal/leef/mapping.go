@@ -14,7 +14,7 @@ type FieldMapping struct {
 	LogType string       // the EventID
 	Stream  model.Stream // the stream records of this log type come from
 
-	Time    []string // the record's own time, used when model.Record.Time is zero
+	Time    []string // the record's own time, used when model.Record.Time is zero; none for snapshot rows
 	Cat     []string // cat; when none is present, cat is the log type
 	Src     []string // src (only a valid IP address is used)
 	Dst     []string // dst (only a valid IP address is used)
@@ -225,6 +225,113 @@ var mappings = []FieldMapping{
 		},
 		Keep: []string{"messageId"},
 	},
+	// Held release logs come in three shapes (more-streams §2); the
+	// flattened names of each feed the same keys: operator a string (the
+	// documentation's shape), operator {emailAddress} (elastic's API 2.0
+	// mock) or operator {email} (BlinkOps' API 2.0 page). They carry no IP
+	// address. A record without released gets the collection time.
+	{
+		LogType: model.LogMessageRelease, Stream: model.StreamMessageRelease,
+		Time: []string{"released"}, Cat: []string{"status"},
+		UsrName: []string{"operator_emailAddress", "operator_email", "operator"},
+		Sev:     3,
+		Categories: []Category{
+			{"released", "Held message released", 4},
+			{"rejected", "Held message rejected", 2},
+		},
+		Keep: []string{"id"},
+	},
+	// Archive search logs: description is free text ("Audit [Page 1] -
+	// Depth 100"), so cat is the log type. emailAddr is "<>" for searches
+	// the system ran.
+	{
+		LogType: model.LogArchiveSearch, Stream: model.StreamArchiveSearch,
+		Time: []string{"createTime"}, UsrName: []string{"emailAddr"},
+		Sev:  2,
+		Keep: []string{"emailAddr", "searchText"},
+	},
+	// Threat intel indicators (both feeds): cat is the feed the client
+	// adds as feed_type; sha256 is read from the STIX pattern.
+	{
+		LogType: model.LogThreatIntelMalware, Stream: model.StreamThreatIntelCustomer,
+		Time: []string{"modified", "created"}, Cat: []string{"feed_type"},
+		Sev: 5,
+		Categories: []Category{
+			{"malware_customer", "Malware seen in the account's mail", 6},
+			{"malware_grid", "Malware seen across Mimecast's customers", 4},
+		},
+		Keep: []string{"id", "sha256"},
+	},
+	{
+		LogType: model.LogCIEntities, Stream: model.StreamSIEMCI,
+		Time: []string{"timestamp"}, Cat: []string{"threatType"},
+		Src: []string{"senderIp"}, UsrName: []string{"senderEnvelope", "senderHeader"},
+		Sev: 5,
+		Categories: []Category{
+			{"NO_DETECTIONS", "Message scanned, no threat", 1},
+			{"MALWARE", "Malware in a message", 8},
+			{"PHISHING", "Phishing message", 7},
+			{"SPAM", "Spam message", 4},
+			{"POLICIES_DISABLED", "Message not scanned, policies disabled", 2},
+		},
+		Keep: []string{"messageId", "processingId", "aggregateId", "accountId"},
+	},
+	{
+		LogType: model.LogCIMailflow, Stream: model.StreamSIEMCI,
+		Time: []string{"timestamp"},
+		Sev:  1,
+		Keep: []string{"messageId", "processingId", "aggregateId", "accountId"},
+	},
+	{
+		LogType: model.LogCIURLClick, Stream: model.StreamSIEMCI,
+		Time: []string{"timestamp"}, Cat: []string{"action"},
+		Src: []string{"sourceIp"},
+		Sev: 6,
+		Categories: []Category{
+			{"BLOCK", "URL click blocked", 7},
+		},
+		Keep: []string{"processingId", "aggregateId", "accountId"},
+	},
+	// Awareness Training rows are snapshots of a user's state, without a
+	// time of their own: devTime is the collection time.
+	{
+		LogType: model.LogAwarenessSafeScore, Stream: model.StreamAwarenessTraining,
+		Cat: []string{"risk"}, UsrName: []string{"emailAddress"},
+		Sev: 3,
+		Categories: []Category{
+			{"A", "User risk grade A", 1},
+			{"B", "User risk grade B", 2},
+			{"C", "User risk grade C", 4},
+			{"D", "User risk grade D", 6},
+			{"F", "User risk grade F", 7},
+		},
+		Keep: []string{"emailAddress"},
+	},
+	{
+		LogType: model.LogAwarenessPerf, Stream: model.StreamAwarenessTraining,
+		UsrName: []string{"email"},
+		Sev:     1,
+		Keep:    []string{"email"},
+	},
+	{
+		LogType: model.LogAwarenessWatchlist, Stream: model.StreamAwarenessTraining,
+		UsrName: []string{"email"},
+		Sev:     4,
+		Keep:    []string{"email"},
+	},
+	{
+		LogType: model.LogAwarenessPhishing, Stream: model.StreamAwarenessTraining,
+		Cat: []string{"status"}, Src: []string{"clickedIp"}, UsrName: []string{"email"},
+		Sev: 3,
+		Categories: []Category{
+			{"sent", "Phishing test sent", 1},
+			{"opened", "Phishing test opened", 2},
+			{"clicked", "Phishing test link clicked", 6},
+			{"reported", "Phishing test reported", 1},
+			{"submitted", "Phishing test data submitted", 7},
+		},
+		Keep: []string{"email", "campaignId"},
+	},
 }
 
 // fallbackMapping is used for a log type missing from the table: its time
@@ -297,11 +404,14 @@ const (
 	keyLogType       = "mcLogType"
 	keyAccount       = "mcAccount"
 	keyTruncated     = "mcTruncated"
+	// keyTimeSource says where devTime came from when it is not the
+	// record's own time ("collected": the collection time).
+	keyTimeSource = "mcTimeSource"
 )
 
 // AddedKeys lists the keys the formatter adds to every record event.
 var AddedKeys = []string{keyDevTime, keyDevTimeFormat, keyCat, keySev, keySrc, keyDst,
-	keyUsrName, keyStream, keyLogType, keyAccount, keyTruncated}
+	keyUsrName, keyStream, keyLogType, keyAccount, keyTruncated, keyTimeSource}
 
 // name flags in a compiled mapping.
 const (

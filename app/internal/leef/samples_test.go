@@ -3,7 +3,11 @@ package leef
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"mimecast-qradar/app/internal/mimecast"
 	"mimecast-qradar/app/internal/model"
 )
 
@@ -40,11 +45,22 @@ func sampleFiles(t testing.TB) []sampleFile {
 		logType string
 		stream  model.Stream
 	}{
-		"audit-events":           {model.LogAudit, model.StreamAudit},
-		"ttp-url-logs":           {model.LogTTPURL, model.StreamTTPURL},
-		"ttp-attachment-logs":    {model.LogTTPAttachment, model.StreamTTPAttachment},
-		"ttp-impersonation-logs": {model.LogTTPImpersonation, model.StreamTTPImpersonation},
-		"dlp-logs":               {model.LogDLP, model.StreamDLP},
+		"audit-events":                  {model.LogAudit, model.StreamAudit},
+		"ttp-url-logs":                  {model.LogTTPURL, model.StreamTTPURL},
+		"ttp-attachment-logs":           {model.LogTTPAttachment, model.StreamTTPAttachment},
+		"ttp-impersonation-logs":        {model.LogTTPImpersonation, model.StreamTTPImpersonation},
+		"dlp-logs":                      {model.LogDLP, model.StreamDLP},
+		"message-release-logs":          {model.LogMessageRelease, model.StreamMessageRelease},
+		"archive-search-logs":           {model.LogArchiveSearch, model.StreamArchiveSearch},
+		"threat-intel-malware-customer": {model.LogThreatIntelMalware, model.StreamThreatIntelCustomer},
+		"threat-intel-malware-grid":     {model.LogThreatIntelMalware, model.StreamThreatIntelGrid},
+		"siem-ci-entities":              {model.LogCIEntities, model.StreamSIEMCI},
+		"siem-ci-mailflow":              {model.LogCIMailflow, model.StreamSIEMCI},
+		"siem-ci-urlclick":              {model.LogCIURLClick, model.StreamSIEMCI},
+		"awareness-safe-score":          {model.LogAwarenessSafeScore, model.StreamAwarenessTraining},
+		"awareness-performance":         {model.LogAwarenessPerf, model.StreamAwarenessTraining},
+		"awareness-watchlist":           {model.LogAwarenessWatchlist, model.StreamAwarenessTraining},
+		"awareness-phishing-user":       {model.LogAwarenessPhishing, model.StreamAwarenessTraining},
 	}
 	var out []sampleFile
 	for _, p := range paths {
@@ -52,7 +68,7 @@ func sampleFiles(t testing.TB) []sampleFile {
 		if base == "README.md" {
 			continue
 		}
-		name := strings.TrimSuffix(strings.TrimSuffix(base, ".jsonl"), ".log")
+		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".jsonl"), ".log"), ".json")
 		sf := sampleFile{Name: name, Path: p}
 		switch {
 		case strings.HasPrefix(name, "siem-v1-") || strings.HasPrefix(name, "siem-v2-"):
@@ -70,17 +86,22 @@ func sampleFiles(t testing.TB) []sampleFile {
 		}
 		out = append(out, sf)
 	}
-	if len(out) < 26 {
-		t.Fatalf("found %d sample files, want 26", len(out))
+	if len(out) < 37 {
+		t.Fatalf("found %d sample files, want 37", len(out))
 	}
 	return out
 }
 
 // records builds one model.Record per line of the file: Raw is the JSON
 // line (a key_value line is first turned into a JSON object of strings),
-// Time is parsed from the record's own time field.
+// Time is parsed from the record's own time field (zero for snapshot rows,
+// which have none). A threat intel bundle (.json) is read by the Mimecast
+// client, which makes one record per indicator.
 func (sf sampleFile) records(t testing.TB) []model.Record {
 	t.Helper()
+	if strings.HasSuffix(sf.Path, ".json") {
+		return threatIntelRecords(t, sf)
+	}
 	f, err := os.Open(sf.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +119,11 @@ func (sf sampleFile) records(t testing.TB) []model.Record {
 		if strings.HasSuffix(sf.Path, ".key_value.log") {
 			raw = keyValueToJSON(t, string(line))
 		}
-		out = append(out, model.Record{Stream: sf.Stream, LogType: sf.LogType, Raw: raw, Time: sampleTime(t, raw)})
+		rec := model.Record{Stream: sf.Stream, LogType: sf.LogType, Raw: raw}
+		if sf.Stream != model.StreamAwarenessTraining {
+			rec.Time = sampleTime(t, raw)
+		}
+		out = append(out, rec)
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
@@ -144,8 +169,9 @@ func keyValueToJSON(t testing.TB, line string) []byte {
 	return b.Bytes()
 }
 
-// sampleTime parses a record's own time: API 2.0 SIEM timestamp (epoch
-// ms), API 1.0 datetime, audit/impersonation/DLP eventTime, TTP date.
+// sampleTime parses a record's own time: API 2.0 SIEM and Cloud Integrated
+// timestamp (epoch ms), API 1.0 datetime, audit/impersonation/DLP
+// eventTime, TTP date, held release released, archive search createTime.
 func sampleTime(t testing.TB, raw []byte) time.Time {
 	t.Helper()
 	var m map[string]any
@@ -161,9 +187,12 @@ func sampleTime(t testing.TB, raw []byte) time.Time {
 		}
 		return time.UnixMilli(ms)
 	}
-	for _, k := range []string{"datetime", "eventTime", "date"} {
+	for _, k := range []string{"datetime", "eventTime", "date", "released", "createTime"} {
 		if s, ok := m[k].(string); ok {
-			tm, err := time.Parse("2006-01-02T15:04:05-0700", s)
+			tm, err := time.Parse("2006-01-02T15:04:05Z0700", s)
+			if err != nil {
+				tm, err = time.Parse(time.RFC3339, s) // +00:00, as in Mimecast's documentation
+			}
 			if err != nil {
 				t.Fatalf("parsing %s %q: %v", k, s, err)
 			}
@@ -172,4 +201,45 @@ func sampleTime(t testing.TB, raw []byte) time.Time {
 	}
 	t.Fatalf("sample without a time field: %s", raw)
 	return time.Time{}
+}
+
+// threatIntelRecords serves the bundle of sf as the threat intel feed and
+// reads it with the Mimecast client, as the collector does.
+func threatIntelRecords(t testing.TB, sf sampleFile) []model.Record {
+	t.Helper()
+	bundle, err := os.ReadFile(sf.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/oauth/token":
+			io.WriteString(w, `{"access_token":"sample-token","token_type":"Bearer","expires_in":1799}`)
+		case "/api/ttp/threat-intel/get-feed":
+			w.Write(bundle)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	cl, err := mimecast.New(mimecast.Credentials{APIVersion: model.APIVersion2, BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret"},
+		mimecast.Options{HTTPClient: srv.Client(), AllowedOrigins: []string{srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []model.Record
+	_, _, err = cl.ThreatIntel(context.Background(), sf.Stream, time.Time{}, time.Time{}, "", func(r *model.Record) error {
+		rec := *r
+		rec.Raw = bytes.Clone(r.Raw)
+		out = append(out, rec)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", sf.Path, err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no indicators", sf.Path)
+	}
+	return out
 }

@@ -34,7 +34,9 @@ var CoreStreams = []Stream{StreamSIEM, StreamAudit, StreamTTPURL, StreamTTPAttac
 
 // SupportedStreams lists every stream the collector can collect, in display
 // order. A stream is added here only once it is collected end to end.
-var SupportedStreams = slices.Clone(CoreStreams)
+var SupportedStreams = append(slices.Clone(CoreStreams),
+	StreamMessageRelease, StreamArchiveSearch, StreamThreatIntelCustomer, StreamThreatIntelGrid,
+	StreamSIEMCI, StreamAwarenessTraining)
 
 // IsSupported reports whether s names a stream the collector can collect.
 func (s Stream) IsSupported() bool { return slices.Contains(SupportedStreams, s) }

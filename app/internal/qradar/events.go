@@ -111,9 +111,44 @@ func Events() []Event {
 		ev(model.LogDLP, "notification", "Mimecast DLP: Policy Notification", "A data leak prevention policy sent a notification", 4, catDataLeak),
 		ev(model.LogDLP, "hold", "Mimecast DLP: Message Held", "A data leak prevention policy held a message", 6, catDataLeak),
 		ev(model.LogDLP, model.LogDLP, "Mimecast DLP: Policy Triggered", "DLP log without an action", 5, catDataLeak),
-		// message_release (issue #13) has no row in the leef table yet: its
-		// records carry no action field, so cat is the log type.
+		// message_release: cat = status. The row whose cat is the log type
+		// predates the status rows; its name stays (QIDs are never renamed).
 		ev(LogMessageRelease, LogMessageRelease, "Mimecast Message Release: Held Message Reviewed", "An administrator released or rejected a held message (see status)", 3, catAudit),
+		ev(model.LogMessageRelease, "released", "Mimecast Message Release: Held Message Released", "An administrator released a held message to its recipients", 4, catMailPolicy),
+		ev(model.LogMessageRelease, "rejected", "Mimecast Message Release: Held Message Rejected", "An administrator (or housekeeping) rejected a held message", 2, catAudit),
+		// archive_search: no cat field (description is free text).
+		ev(model.LogArchiveSearch, model.LogArchiveSearch, "Mimecast Archive: Archive Searched", "A user or the system searched the email archive (see description and searchText)", 2, catAudit),
+		// threat_intel_malware: cat = feed_type; one event per indicator.
+		ev(model.LogThreatIntelMalware, "malware_customer", "Mimecast Threat Intel: Malware in Account Mail", "Mimecast found a malicious file (SHA-256 in sha256) in the account's own mail", 6, catMalware),
+		ev(model.LogThreatIntelMalware, "malware_grid", "Mimecast Threat Intel: Malware in Regional Grid", "Mimecast found a malicious file (SHA-256 in sha256) in its customers' mail in the region", 4, catMalware),
+		ev(model.LogThreatIntelMalware, model.LogThreatIntelMalware, "Mimecast Threat Intel: Malware Indicator", "Threat intel indicator without a feed type", 5, catMalware),
+		// ci_entities: cat = threatType.
+		ev(model.LogCIEntities, "NO_DETECTIONS", "Mimecast Cloud Integrated: Message Clean", "Mimecast Cloud Integrated scanned a message and found no threat", 1, catMailInfo),
+		ev(model.LogCIEntities, "MALWARE", "Mimecast Cloud Integrated: Malware Detected", "Mimecast Cloud Integrated found malware in a message", 8, catMalware),
+		ev(model.LogCIEntities, "PHISHING", "Mimecast Cloud Integrated: Phishing Detected", "Mimecast Cloud Integrated found a phishing message", 7, catPhishing),
+		ev(model.LogCIEntities, "SPAM", "Mimecast Cloud Integrated: Spam Detected", "Mimecast Cloud Integrated found spam", 4, catSpam),
+		ev(model.LogCIEntities, "POLICIES_DISABLED", "Mimecast Cloud Integrated: Policies Disabled", "Mimecast Cloud Integrated did not scan a message: its policies are disabled", 2, catMailInfo),
+		ev(model.LogCIEntities, model.LogCIEntities, "Mimecast Cloud Integrated: Message Scanned", "Mimecast Cloud Integrated message log with another threat type", 5, catMailPolicy),
+		ev(model.LogCIMailflow, model.LogCIMailflow, "Mimecast Cloud Integrated: Mail Flow", "SPF, DKIM and DMARC results of a message (see authResults)", 1, catMailInfo),
+		// ci_urlclick: cat = action (blocked clicks only).
+		ev(model.LogCIURLClick, "BLOCK", "Mimecast Cloud Integrated: URL Click Blocked", "Mimecast Cloud Integrated blocked a click on a URL", 7, catPhishing),
+		ev(model.LogCIURLClick, model.LogCIURLClick, "Mimecast Cloud Integrated: URL Click", "Mimecast Cloud Integrated URL click without an action", 6, catPhishing),
+		// Awareness Training rows (changed snapshot rows, not events).
+		ev(model.LogAwarenessSafeScore, "A", "Mimecast Awareness: Risk Grade A", "A user's awareness training risk grade is now A (lowest risk)", 1, catAudit),
+		ev(model.LogAwarenessSafeScore, "B", "Mimecast Awareness: Risk Grade B", "A user's awareness training risk grade is now B", 2, catAudit),
+		ev(model.LogAwarenessSafeScore, "C", "Mimecast Awareness: Risk Grade C", "A user's awareness training risk grade is now C", 4, catAudit),
+		ev(model.LogAwarenessSafeScore, "D", "Mimecast Awareness: Risk Grade D", "A user's awareness training risk grade is now D", 6, catAudit),
+		ev(model.LogAwarenessSafeScore, "F", "Mimecast Awareness: Risk Grade F", "A user's awareness training risk grade is now F (highest risk)", 7, catAudit),
+		ev(model.LogAwarenessSafeScore, model.LogAwarenessSafeScore, "Mimecast Awareness: Safe Score Changed", "A user's awareness training safe score changed", 3, catAudit),
+		ev(model.LogAwarenessPerf, model.LogAwarenessPerf, "Mimecast Awareness: Training Performance Changed", "A user's training results changed (see numCorrect, numIncorrect)", 1, catAudit),
+		ev(model.LogAwarenessWatchlist, model.LogAwarenessWatchlist, "Mimecast Awareness: Watchlist Changed", "A user's watchlist count changed (see watchlistCount)", 4, catAudit),
+		// awareness_phishing_user: cat = status.
+		ev(model.LogAwarenessPhishing, "sent", "Mimecast Awareness: Phishing Test Sent", "A phishing test message was sent to a user", 1, catAudit),
+		ev(model.LogAwarenessPhishing, "opened", "Mimecast Awareness: Phishing Test Opened", "A user opened a phishing test message", 2, catAudit),
+		ev(model.LogAwarenessPhishing, "clicked", "Mimecast Awareness: Phishing Test Clicked", "A user clicked the link of a phishing test message", 6, catPhishing),
+		ev(model.LogAwarenessPhishing, "reported", "Mimecast Awareness: Phishing Test Reported", "A user reported a phishing test message", 1, catAudit),
+		ev(model.LogAwarenessPhishing, "submitted", "Mimecast Awareness: Phishing Test Data Submitted", "A user submitted data to a phishing test page", 7, catPhishing),
+		ev(model.LogAwarenessPhishing, model.LogAwarenessPhishing, "Mimecast Awareness: Phishing Test Status Changed", "A user's phishing test status changed", 3, catAudit),
 		// The app's own health events: cat = the run's outcome.
 		ev(model.LogCollectorHealth, "ok", "Mimecast Collector: Run Succeeded", "The Mimecast app collected one account and stream successfully", 1, catHealthOK),
 		ev(model.LogCollectorHealth, "error", "Mimecast Collector: Run Failed", "The Mimecast app failed to collect one account and stream (see mcError)", 7, catHealthFailed),
@@ -121,5 +156,6 @@ func Events() []Event {
 }
 
 // LogMessageRelease is the EventID of held-release logs (stream
-// message_release, issue #13); model.go has no constant for it yet.
-const LogMessageRelease = "message_release"
+// message_release), the same as model.LogMessageRelease; the table above
+// was written before model had the constant.
+const LogMessageRelease = model.LogMessageRelease

@@ -22,7 +22,7 @@ func Properties() []Property {
 		{Name: "Mimecast Log Type", Description: "Mimecast log type (the LEEF EventID)", RuleEngine: true, LEEFKeys: []string{"mcLogType"}},
 		{Name: "Mimecast Account", Description: "Name of the Mimecast account connection in the app", RuleEngine: true, LEEFKeys: []string{"mcAccount"}},
 		{Name: "Mimecast Sender", Description: "Envelope sender address", RuleEngine: true,
-			LEEFKeys: []string{"senderEnvelope", "Sender", "senderAddress", "fromUserEmailAddress", "sender", "fromEnv_emailAddress", "fromEnv"}},
+			LEEFKeys: []string{"senderEnvelope", "Sender", "senderAddress", "fromUserEmailAddress", "sender", "fromEnv_emailAddress", "fromEnv_address", "fromEnv"}},
 		{Name: "Mimecast Recipient", Description: "Recipient address(es)", RuleEngine: true,
 			LEEFKeys: []string{"recipients", "Rcpt", "recipientAddress", "userEmailAddress", "Recipient", "recipient", "to"}},
 		{Name: "Mimecast Subject", Description: "Message subject", LEEFKeys: []string{"subject", "Subject"}},
@@ -30,7 +30,7 @@ func Properties() []Property {
 			LEEFKeys: []string{"action", "Act", "Action", "status"}},
 		{Name: "Mimecast Result", Description: "Scan result", LEEFKeys: []string{"result", "scanResult", "scanResults", "ScanResultInfo"}},
 		{Name: "Mimecast Policy", Description: "Policy or definition that applied", LEEFKeys: []string{"policy", "policyDefinition", "Definition", "definition", "ttpDefinition"}},
-		{Name: "Mimecast URL", Description: "URL found in or clicked from a message", RuleEngine: true, LEEFKeys: []string{"url", "URL"}},
+		{Name: "Mimecast URL", Description: "URL found in or clicked from a message", RuleEngine: true, LEEFKeys: []string{"url", "URL", "originalUrl"}},
 		{Name: "Mimecast File Hash", Description: "SHA-256 of an attachment", RuleEngine: true, LEEFKeys: []string{"sha256", "fileHash"}},
 		{Name: "Mimecast File Name", Description: "Attachment file name", LEEFKeys: []string{"fileName"}},
 		{Name: "Mimecast Message ID", Description: "Internet message id", LEEFKeys: []string{"messageId", "MsgId", "msgid"}},
@@ -39,7 +39,9 @@ func Properties() []Property {
 		{Name: "Mimecast Category", Description: "Audit category or URL category", LEEFKeys: []string{"category", "urlCategory", "UrlCategory"}},
 		{Name: "Mimecast Audit Type", Description: "Audit event type", LEEFKeys: []string{"auditType"}},
 		{Name: "Mimecast User", Description: "User who performed an audited action", LEEFKeys: []string{"user"}},
-		{Name: "Mimecast Operator", Description: "Administrator who released or rejected a held message", LEEFKeys: []string{"operator_emailAddress", "operator"}},
+		{Name: "Mimecast Operator", Description: "Administrator who released or rejected a held message", LEEFKeys: []string{"operator_emailAddress", "operator_email", "operator"}},
+		{Name: "Mimecast Malware Name", Description: "Name of the malware a threat intel indicator points at (often the attachment's file name)", LEEFKeys: []string{"malware_name"}},
+		{Name: "Mimecast Awareness Campaign", Description: "Phishing test campaign of an Awareness Training row", LEEFKeys: []string{"campaignName"}},
 	}
 }
 

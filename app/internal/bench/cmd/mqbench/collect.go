@@ -56,7 +56,7 @@ func collectLinked(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	col, err := daemon.NewCollector(cfg, st, "bench", log)
+	col, err := daemon.NewCollector(cfg, st, "bench", log, nil)
 	if err != nil {
 		return err
 	}
