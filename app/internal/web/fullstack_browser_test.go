@@ -32,7 +32,7 @@ func TestPanel_InBrowser_FullStackAgainstSimulator(t *testing.T) {
 		Now: func() time.Time { return time.Now().Add(-5 * time.Minute) },
 	})
 	sim.AddAccount(mimecastsim.DemoAccount())
-	for _, s := range model.CoreStreams {
+	for _, s := range model.SupportedStreams {
 		sim.Generate(mimecastsim.DemoAccountName, s, 40)
 	}
 	simSrv := httptest.NewServer(sim)
@@ -95,9 +95,19 @@ func TestPanel_InBrowser_FullStackAgainstSimulator(t *testing.T) {
 		t.Fatalf("%s was not stored", name)
 		return model.Account{}
 	}
-	acme := addAccount("Acme Sim",
+	// The 2.0 account also collects every further stream (issue #13), each
+	// selectable in the form and reporting its own status row.
+	further := []chromedp.Action[chromedp.Void]{
 		chromedp.SendKeys(chromedp.ID("f-client_id"), mimecastsim.DemoClientID),
-		chromedp.SendKeys(chromedp.ID("f-client_secret"), mimecastsim.DemoClientSecret))
+		chromedp.SendKeys(chromedp.ID("f-client_secret"), mimecastsim.DemoClientSecret),
+	}
+	for _, s := range model.SupportedStreams[len(model.CoreStreams):] {
+		further = append(further, chromedp.Click(chromedp.ID("f-stream-"+string(s))))
+	}
+	acme := addAccount("Acme Sim", further...)
+	if len(acme.Streams) != len(model.SupportedStreams) {
+		t.Fatalf("the 2.0 account collects %v, want every stream", acme.Streams)
+	}
 	legacy := addAccount("Legacy Sim",
 		chromedp.Click(chromedp.ID("f-api-1")),
 		chromedp.SendKeys(chromedp.ID("f-app_id"), mimecastsim.DemoAppID),
@@ -110,6 +120,9 @@ func TestPanel_InBrowser_FullStackAgainstSimulator(t *testing.T) {
 	// account's own log source identifier.
 	for _, a := range []model.Account{acme, legacy} {
 		b.wait(a.Name+" healthy after its first run", `(c => !!c && c.dataset.health === 'ok' && !c.querySelector('tbody').innerText.includes('never'))(`+cardJS(a.ID)+`)`)
+	}
+	if rows := eval[int](b, cardJS(acme.ID)+`.querySelectorAll('tbody tr').length`); rows != len(model.SupportedStreams) {
+		t.Errorf("the 2.0 account shows %d stream rows, want %d", rows, len(model.SupportedStreams))
 	}
 	hosts := map[string]int{}
 	for _, m := range recv.Messages() {
