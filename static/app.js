@@ -7,7 +7,6 @@
   const POLL_MS = 4000;
   const QRADAR_POLL_MS = 10000;
   const RUNS_SHOWN = 40;
-  const STALE_MS = 24 * 3600 * 1000;
   const SECRET_FIELDS = ["client_secret", "app_key", "access_key", "secret_key"];
   const CREDENTIAL_FIELDS = {
     "2.0": { plain: ["client_id"], secret: ["client_secret"] },
@@ -243,6 +242,7 @@
     try { sessionStorage.setItem("mcq-tab", tab.id); } catch (e) { /* ignore */ }
     if (tab.id === "tab-delivery") loadSettings();
     if (tab.id === "tab-qradar") loadQRadar(true);
+    if (tab.id === "tab-admin") loadAdmin();
   }
   for (const t of tabs) {
     t.addEventListener("click", () => selectTab(t, false));
@@ -292,16 +292,36 @@
   function health(account, st) {
     const streams = (st && st.streams) || [];
     if (account.credentials_error) return { key: "error", text: "Re-enter credentials", tag: "tag-red" };
+    if (!account.enabled && missingSecrets(account).length) return { key: "disabled", text: "Credentials needed", tag: "tag-outline" };
     if (!account.enabled) return { key: "disabled", text: "Disabled", tag: "" };
     if (streams.some((s) => s.state === "error")) return { key: "error", text: "Error", tag: "tag-red" };
+    if (streams.some((s) => s.lag_state === "danger")) return { key: "danger", text: "Data at risk", tag: "tag-red" };
     if (streams.some((s) => s.state === "running")) return { key: "running", text: "Running", tag: "tag-blue", spin: true };
-    if (streams.some(isStale)) return { key: "warning", text: "Stalled", tag: "tag-yellow" };
+    if (streams.some((s) => s.lag_state === "warning")) return { key: "warning", text: "Behind", tag: "tag-yellow" };
     if (!streams.some((s) => s.last_run_ended)) return { key: "pending", text: "Waiting for first run", tag: "" };
     return { key: "ok", text: "Healthy", tag: "tag-green" };
   }
 
-  function isStale(s) {
-    return s.state !== "disabled" && s.last_success && Date.now() - new Date(s.last_success).getTime() > STALE_MS;
+  // missingSecrets names the secrets the account's API version needs and
+  // does not have: an imported account arrives without them.
+  function missingSecrets(a) {
+    return (CREDENTIAL_FIELDS[a.api_version] || { secret: [] }).secret.filter((f) => !a[f + "_set"]);
+  }
+
+  // lagText says how far behind a stream is, from lag_seconds (the
+  // server's clock).
+  function lagText(sec) {
+    if (sec < 3600) return Math.max(1, Math.round(sec / 60)) + " min";
+    if (sec < 48 * 3600) return Math.floor(sec / 3600) + " h";
+    return Math.floor(sec / 86400) + " days";
+  }
+
+  function lagCell(s) {
+    if (s.lag_seconds === null || s.lag_seconds === undefined) return el("td", { class: "muted" }, "–");
+    const text = lagText(s.lag_seconds);
+    if (s.lag_state === "danger") return el("td", { class: "lag" }, tag(text + " behind", "tag-red"));
+    if (s.lag_state === "warning") return el("td", { class: "lag" }, tag(text + " behind", "tag-yellow"));
+    return el("td", { class: "lag" }, text);
   }
 
   function tag(text, cls, spin) {
@@ -343,7 +363,7 @@
         state.cards.delete(id);
       }
     }
-    const counts = { ok: 0, error: 0, running: 0, warning: 0 };
+    const counts = { ok: 0, error: 0, running: 0, warning: 0, danger: 0 };
     for (const a of accounts) {
       const h = health(a, state.status.get(a.id)).key;
       if (h in counts) counts[h]++;
@@ -351,7 +371,8 @@
     const parts = [accounts.length + (accounts.length === 1 ? " account" : " accounts")];
     if (counts.ok) parts.push(counts.ok + " healthy");
     if (counts.running) parts.push(counts.running + " collecting");
-    if (counts.warning) parts.push(counts.warning + " stalled");
+    if (counts.warning) parts.push(counts.warning + " behind");
+    if (counts.danger) parts.push(counts.danger + " with data at risk");
     if (counts.error) parts.push(counts.error + " with errors");
     parts.push("updated " + new Date().toLocaleTimeString());
     $("#summary").textContent = parts.join(" · ");
@@ -374,7 +395,7 @@
     const table = el("table", { class: "data-table" }, refs.caption,
       el("thead", {}, el("tr", {},
         el("th", { scope: "col" }, "Stream"), el("th", { scope: "col" }, "State"),
-        el("th", { scope: "col" }, "Last success"), el("th", { scope: "col", class: "num" }, "Events (24 h)"),
+        el("th", { scope: "col" }, "Last success"), el("th", { scope: "col" }, "Behind"), el("th", { scope: "col", class: "num" }, "Events (24 h)"),
         el("th", { scope: "col", class: "num" }, "Last run"), el("th", { scope: "col" }, "Next run"),
         el("th", { scope: "col" }, "Last error"))),
       refs.tbody);
@@ -420,15 +441,25 @@
       notices.push(el("div", { class: "notification notification-error" },
         el("strong", {}, "Collection is stopped. "), a.credentials_error + ". Edit the account and type its secrets again."));
     }
+    const missing = missingSecrets(a);
+    if (!a.credentials_error && missing.length) {
+      notices.push(el("div", { class: "notification notification-warning credentials-needed" },
+        el("strong", {}, "Enter credentials. "), "This account has no " + missing.join(", ").replace(/_/g, " ") +
+        " (secrets are never exported, so imported accounts arrive without them). Edit the account, enter them and enable it."));
+    }
     const byStream = new Map(((st && st.streams) || []).map((s) => [s.stream, s]));
-    for (const name of a.streams) {
+    for (const name of a.enabled ? a.streams : []) {
       const s = byStream.get(name);
-      if (s && isStale(s)) {
-        const rel = fmtRel(s.last_success);
-        const days = (Date.now() - new Date(s.last_success).getTime()) / 86400e3;
-        notices.push(el("div", { class: "notification " + (days >= 5 ? "notification-error" : "notification-warning") },
-          el("strong", {}, streamLabel(name) + ": no successful run since " + rel.text + ". "),
-          "Mimecast keeps log data for 7 days; events older than that cannot be collected any more."));
+      if (!s || (s.lag_state !== "warning" && s.lag_state !== "danger")) continue;
+      const behind = "collection is " + lagText(s.lag_seconds) + " behind";
+      if (s.lag_state === "danger") {
+        notices.push(el("div", { class: "notification notification-error lag-notice", "data-stream": name },
+          el("strong", {}, streamLabel(name) + ": " + behind + ": data older than 7 days is lost: act now. "),
+          "Mimecast deletes log data after 7 days; fix the error shown below and collect now, or the oldest events never reach QRadar."));
+      } else {
+        notices.push(el("div", { class: "notification notification-warning lag-notice", "data-stream": name },
+          el("strong", {}, streamLabel(name) + ": " + behind + ". "),
+          "Mimecast keeps log data for 7 days, so nothing is lost yet; check the stream's last error."));
       }
     }
     refs.notices.replaceChildren(...notices);
@@ -440,13 +471,14 @@
         el("td", {}, streamLabel(name)),
         el("td", {}, streamStateTag(s)),
         timeCell(s.last_success, "never"),
+        lagCell(s),
         el("td", { class: "num" }, fmtNum(s.events_last_24h)),
         el("td", { class: "num", title: s.last_run_ended ? "Events in the last run; " + fmtNum(s.events_total) + " in total" : null },
           s.last_run_ended ? fmtNum(s.events_last_run) : "–"),
         s.state === "disabled" || !a.enabled ? el("td", {}, "–") : timeCell(s.next_run, "not scheduled"),
         el("td", { class: s.last_error ? "error-cell" : "" }, s.last_error || "–"));
     });
-    if (rows.length === 0) rows.push(el("tr", { class: "empty-row" }, el("td", { colspan: 7 }, "No streams selected.")));
+    if (rows.length === 0) rows.push(el("tr", { class: "empty-row" }, el("td", { colspan: 8 }, "No streams selected.")));
     refs.tbody.replaceChildren(...rows);
     drawChart(refs, state.runs.get(a.id));
   }
@@ -1157,6 +1189,171 @@
     }
     loadQRadar(false);
   });
+
+  // ---- Administration: proxy, import/export, audit trail ---------------------------
+
+  function loadAdmin() {
+    loadProxy();
+    loadAudit(true);
+  }
+
+  function proxyError(e) {
+    const box = $("#proxy-error");
+    if (!e) { box.hidden = true; box.textContent = ""; return; }
+    const f = e.fields || {};
+    const labels = { proxy_url: "Proxy URL", proxy_username: "User name", proxy_password: "Password" };
+    const parts = Object.keys(f).map((k) => (labels[k] || k) + " " + f[k] + ".");
+    box.textContent = parts.length ? parts.join(" ") : e.message;
+    box.hidden = false;
+  }
+
+  function fillProxy(s) {
+    $("#px-url").value = s.proxy_url || "";
+    $("#px-username").value = s.proxy_username || "";
+    const pw = $("#px-password");
+    pw.value = "";
+    pw.placeholder = s.proxy_password_set ? "•••••••• (unchanged)" : "";
+    const st = $("#px-password-state");
+    st.textContent = s.proxy_password_set ? "Set. Leave empty to keep it; type a new value to replace it." : "Not set";
+    st.classList.toggle("is-set", !!s.proxy_password_set);
+    $("#px-environment").textContent = s.proxy_url
+      ? "Mimecast requests use this proxy."
+      : s.proxy_environment ? "No proxy set here: the environment's applies (" + s.proxy_environment + ")."
+        : "No proxy set here or in the environment: Mimecast is reached directly.";
+  }
+
+  async function loadProxy() {
+    try {
+      fillProxy(await api("GET", "api/settings"));
+    } catch (e) {
+      proxyError(e);
+    }
+  }
+
+  async function saveProxy(body, done) {
+    proxyError(null);
+    try {
+      const s = await api("PUT", "api/settings", body);
+      fillProxy(s);
+      toast("success", "Saved.", done(s));
+      loadAudit(true);
+    } catch (e) {
+      proxyError(e);
+    }
+  }
+
+  $("#proxy-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { proxy_url: $("#px-url").value.trim(), proxy_username: $("#px-username").value.trim() };
+    const pw = $("#px-password").value;
+    if (pw) body.proxy_password = pw;
+    saveProxy(body, (s) => (s.proxy_url ? "Mimecast requests now go through " + s.proxy_url + "." : "No proxy is set here any more."));
+  });
+  $("#px-remove").addEventListener("click", () => saveProxy({ proxy_url: "" }, () => "The proxy was removed."));
+
+  // Import: the file is checked with a dry run, the dialog shows what
+  // would happen, and only a confirmation imports it.
+  async function importFile(file) {
+    const out = $("#import-result");
+    let doc;
+    try {
+      doc = JSON.parse(await file.text());
+    } catch (e) {
+      out.replaceChildren(el("div", { class: "notification notification-error" }, el("strong", {}, "Not imported. "), file.name + " is not a JSON file."));
+      return;
+    }
+    let preview;
+    try {
+      preview = await api("POST", "api/config/import?dry_run=1", doc);
+    } catch (e) {
+      out.replaceChildren(el("div", { class: "notification notification-error" }, el("strong", {}, "Not imported. "), e.message));
+      return;
+    }
+    const n = preview.created.length;
+    $("#import-title").textContent = n ? "Import " + n + (n === 1 ? " account" : " accounts") + " from " + file.name + "?" : "Nothing to import from " + file.name;
+    $("#import-preview").replaceChildren(...importLists(preview));
+    const target = preview.syslog_target || {};
+    $("#import-target-field").hidden = !target.in_file;
+    $("#import-apply-target").checked = false;
+    $("#import-target-help").textContent = target.in_file ? "The file sends events to " + target.in_file +
+      ". Leave this off when the app moved to another QRadar: the file's target is probably the old one." : "";
+    $("#import-ok").disabled = n === 0 && !target.in_file;
+    const d = $("#import-dialog");
+    d.returnValue = "";
+    const ok = await new Promise((resolve) => {
+      d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true });
+      d.showModal();
+      $("#import-cancel").focus();
+    });
+    if (!ok) return;
+    try {
+      const res = await api("POST", "api/config/import", Object.assign({}, doc, { apply_syslog_target: $("#import-apply-target").checked }));
+      out.replaceChildren(el("div", { class: "notification " + (res.failed.length ? "notification-warning" : "notification-success") + " import-summary" },
+        el("strong", {}, "Imported: " + res.message + ". "), res.syslog_target && res.syslog_target.in_file ? "Syslog target: " + res.syslog_target.note + "." : "",
+        ...importLists(res)));
+      await refresh();
+      loadAudit(true);
+      syslog.loaded = false;
+    } catch (e) {
+      out.replaceChildren(el("div", { class: "notification notification-error" }, el("strong", {}, "Not imported. "), e.message));
+    }
+  }
+
+  function importLists(res) {
+    const list = (title, items) => (items.length ? [el("p", { class: "import-list-title" }, el("strong", {}, title)), el("ul", { class: "import-list" }, items)] : []);
+    return [
+      ...list(res.dry_run ? "To be created" : "Created", res.created.map((c) => el("li", {}, c.name, c.note ? " — disabled: " + c.note : ""))),
+      ...list("Skipped", res.skipped.map((p) => el("li", {}, p.name + ": " + p.reason))),
+      ...list("Cannot be imported", res.failed.map((p) => el("li", {}, p.name + ": " + p.reason +
+        (p.fields ? " (" + Object.entries(p.fields).map(([k, v]) => k + " " + v).join("; ") + ")" : "")))),
+    ];
+  }
+
+  $("#config-import-file").addEventListener("change", async (ev) => {
+    const input = ev.target;
+    const file = input.files && input.files[0];
+    if (file) await importFile(file);
+    input.value = ""; // the same file can be chosen again
+  });
+
+  // Audit trail.
+  const AUDIT_ACTIONS = {
+    account_create: "Account added",
+    account_update: "Account changed",
+    account_enable: "Account enabled",
+    account_disable: "Account disabled",
+    account_delete: "Account deleted",
+    collect_now: "Collection started",
+    settings_update: "Settings changed",
+    config_export: "Configuration exported",
+    config_import: "Configuration imported",
+    support_bundle: "Support bundle downloaded",
+    qradar_setup: "QRadar set-up started",
+    qradar_deploy: "QRadar deploy requested",
+    qradar_change: "QRadar change",
+  };
+  let auditOldest = 0;
+
+  async function loadAudit(fresh) {
+    const body = $("#audit-table tbody");
+    try {
+      const entries = await api("GET", "api/audit?limit=50" + (fresh || !auditOldest ? "" : "&before=" + auditOldest));
+      const rows = entries.map((e) => el("tr", {},
+        timeCell(e.time, ""),
+        el("td", {}, e.actor),
+        el("td", {}, AUDIT_ACTIONS[e.action] || e.action),
+        el("td", {}, e.target || "–"),
+        el("td", { class: "details-cell" }, Object.entries(e.details || {}).filter(([k]) => k !== "account_id")
+          .map(([k, v]) => k.replace(/_/g, " ") + ": " + v).join("; ") || "–")));
+      if (fresh) body.replaceChildren(...rows); else body.append(...rows);
+      if (fresh && !entries.length) body.replaceChildren(el("tr", { class: "empty-row" }, el("td", { colspan: 5 }, "No configuration changes yet.")));
+      if (entries.length) auditOldest = entries[entries.length - 1].id;
+      $("#audit-more").hidden = entries.length < 50;
+    } catch (e) {
+      body.replaceChildren(el("tr", { class: "empty-row" }, el("td", { colspan: 5 }, "The audit trail could not be loaded: " + e.message)));
+    }
+  }
+  $("#audit-more").addEventListener("click", () => loadAudit(false));
 
   // ---- Start ---------------------------------------------------------------------
 

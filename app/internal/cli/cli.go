@@ -13,6 +13,7 @@ import (
 	"mimecast-qradar/app/internal/daemon"
 	"mimecast-qradar/app/internal/logging"
 	"mimecast-qradar/app/internal/mimecastsim"
+	"mimecast-qradar/app/internal/web"
 )
 
 // Env is what a command may use from its process.
@@ -115,7 +116,7 @@ func collect(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer st.Close()
-	col, err := daemon.NewCollector(cfg, st, env.Version, log, nil)
+	col, err := daemon.NewCollector(cfg, st, env.Version, log, web.NewMimecastProxy(st), nil)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -49,8 +50,11 @@ type Options struct {
 	AllowedOrigins []string
 	// HTTPClient is passed to the Mimecast client; nil uses its default.
 	HTTPClient *http.Client
-	Logger     *slog.Logger // nil: slog.Default()
-	Now        func() time.Time
+	// Proxy chooses the proxy of Mimecast requests (the panel's setting,
+	// else the environment's); nil means the environment's.
+	Proxy  func(*http.Request) (*url.URL, error)
+	Logger *slog.Logger // nil: slog.Default()
+	Now    func() time.Time
 	// MaxFilesPerRun is the per-run budget of each stream (files or pages);
 	// 0 means DefaultMaxFilesPerRun. Only tests set it lower.
 	MaxFilesPerRun int
@@ -151,6 +155,7 @@ func (c *Collector) mimecastClient(a model.Account) (source, error) {
 		HTTPClient:     c.opts.HTTPClient,
 		AllowedOrigins: c.opts.AllowedOrigins,
 		Logger:         c.log.With(slog.Int64("account_id", a.ID)),
+		Proxy:          c.opts.Proxy,
 	}
 	if c.opts.ClientOptions != nil {
 		c.opts.ClientOptions(&opts)

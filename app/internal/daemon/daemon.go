@@ -132,11 +132,15 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
 	return store.Open(ctx, cfg.StoreDir, box)
 }
 
-// NewCollector builds the collector for cfg on st. threatHashes, when not
-// nil, receives the SHA-256 hashes of each committed threat-intel page.
+// NewCollector builds the collector for cfg on st. proxy is the panel's
+// Mimecast proxy setting (shared with the panel, which refreshes it on
+// save); threatHashes, when not nil, receives the SHA-256 hashes of each
+// committed threat-intel page.
 func NewCollector(cfg config.Config, st *store.Store, version string, log *slog.Logger,
-	threatHashes func(context.Context, []string)) (*collector.Collector, error) {
+	proxy *web.MimecastProxy, threatHashes func(context.Context, []string)) (*collector.Collector, error) {
 	return collector.New(collector.Options{
+		// The panel's proxy setting, else https_proxy/no_proxy from QRadar.
+		Proxy:          proxy.Func(),
 		Store:          st,
 		SyslogTarget:   syslogTarget(cfg, st),
 		SyslogOptions:  syslogOptions(cfg, log),
@@ -179,7 +183,6 @@ func start(ctx context.Context, cfg config.Config, version string, log *slog.Log
 		}
 	}
 
-
 	qr, err := qradar.NewManager(qradar.Options{
 		BaseURL:  cfg.QRadarAPI,
 		Token:    func() string { return cfg.Getenv("SEC_ADMIN_TOKEN") },
@@ -218,7 +221,8 @@ func start(ctx context.Context, cfg config.Config, version string, log *slog.Log
 			}
 		}
 	}()
-	col, err := NewCollector(cfg, st, version, log, func(ctx context.Context, h []string) {
+	proxy := web.NewMimecastProxy(st)
+	col, err := NewCollector(cfg, st, version, log, proxy, func(ctx context.Context, h []string) {
 		select {
 		case hashes <- h:
 		case <-ctx.Done():
@@ -246,6 +250,9 @@ func start(ctx context.Context, cfg config.Config, version string, log *slog.Log
 		DefaultSyslogTarget:  cfg.SyslogTarget,
 		ValidateSyslogTarget: func(t string) error { _, err := syslog.ParseTarget(t); return err },
 		SendTestEvent:        testEventSender(cfg, version, log),
+		SendAuditEvent:       auditEventSender(cfg, st, log),
+		LogFile:              filepath.Join(cfg.StoreDir, "log", "app.log"),
+		Proxy:                proxy,
 		Logger:               log,
 	})
 	if err != nil {
@@ -269,6 +276,27 @@ func testEventSender(cfg config.Config, version string, log *slog.Logger) func(c
 		msg := f.AppendHealth(nil, leef.Account{Name: "Mimecast Log Collector", LogSourceIdentifier: "mimecast-qradar-test"},
 			leef.Health{Stream: model.Stream("test"), Outcome: "ok", Error: "test event sent from the configuration panel", RunStarted: now, RunEnded: now})
 		if err := s.Write(msg); err != nil {
+			return err
+		}
+		return s.Flush()
+	}
+}
+
+// auditEventSender sends one configuration-change event to the effective
+// syslog target.
+func auditEventSender(cfg config.Config, st *store.Store, log *slog.Logger) func(context.Context, []byte) error {
+	target := syslogTarget(cfg, st)
+	return func(ctx context.Context, line []byte) error {
+		t, err := target(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := syslog.Dial(ctx, t, syslogOptions(cfg, log))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := s.Write(line); err != nil {
 			return err
 		}
 		return s.Flush()

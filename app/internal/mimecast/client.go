@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -57,7 +58,12 @@ type Options struct {
 	// dial guard against link-local and metadata addresses, time-outs. A
 	// client given here keeps its own transport (tests, simulators); only
 	// its redirect policy is replaced (same host only).
-	HTTPClient     *http.Client
+	HTTPClient *http.Client
+	// Proxy chooses the proxy of each request sent by the default client
+	// (NewHTTPClient); nil means the environment (HTTPS_PROXY, NO_PROXY).
+	// The daemon passes the panel's proxy setting here. Ignored when
+	// HTTPClient is set.
+	Proxy          func(*http.Request) (*url.URL, error)
 	AllowedOrigins []string                                         // extra exact origins from --allow-base-url
 	Logger         *slog.Logger                                     // nil: discard
 	Now            func() time.Time                                 // nil: time.Now
@@ -167,6 +173,9 @@ func New(creds Credentials, opts Options) (*Client, error) {
 
 	if c.hc == nil {
 		c.hc = NewHTTPClient()
+		if opts.Proxy != nil {
+			c.hc.Transport.(*http.Transport).Proxy = opts.Proxy
+		}
 	} else {
 		// Never follow redirects to other hosts, whatever client we were given.
 		hc := *c.hc

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -33,25 +35,52 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/api/csrf", s.getCSRF)
 
 		r.Get("/api/accounts", s.listAccounts)
-		r.Post("/api/accounts", s.createAccount)
+		r.With(s.auditAccount(auditAccountCreate)).Post("/api/accounts", s.createAccount)
 		r.Get("/api/accounts/{id}", s.getAccount)
-		r.Put("/api/accounts/{id}", s.updateAccount)
-		r.Delete("/api/accounts/{id}", s.deleteAccount)
+		r.With(s.auditAccount(auditAccountUpdate)).Put("/api/accounts/{id}", s.updateAccount)
+		r.With(s.auditAccount(auditAccountDelete)).Delete("/api/accounts/{id}", s.deleteAccount)
 		r.Post("/api/accounts/{id}/test", s.testAccount)
-		r.Post("/api/accounts/{id}/collect", s.collectAccount)
+		r.With(s.auditAccount(auditCollectNow)).Post("/api/accounts/{id}/collect", s.collectAccount)
 		r.Get("/api/accounts/{id}/runs", s.listRuns)
 
 		r.Get("/api/status", s.getStatus)
 
 		r.Get("/api/settings", s.getSettings)
-		r.Put("/api/settings", s.putSettings)
+		r.With(s.auditSettings).Put("/api/settings", s.putSettings)
 		r.Post("/api/settings/test-syslog", s.testSyslog)
 
-		if s.qradar != nil {
-			s.qradar.Routes(r)
-		} else {
-			s.qradarOffRoutes(r)
-		}
+		r.Get("/api/audit", s.listAudit)
+		r.Get("/api/config/export", s.exportConfig)
+		r.Get("/api/support-bundle", s.supportBundle)
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.auditQRadar)
+			if s.qradar != nil {
+				s.qradar.Routes(r)
+			} else {
+				s.qradarOffRoutes(r)
+			}
+		})
+	})
+
+	// An import carries many accounts: it has a larger body limit of its
+	// own (maxImportBytes) instead of apiLimits'.
+	r.Group(func(r chi.Router) {
+		r.Use(s.importLimits, s.accessLog)
+		r.Post("/api/config/import", s.importConfig)
 	})
 	return r
+}
+
+// importLimits bounds the import's body and duration.
+func (s *Server) importLimits(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxImportBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than %d MiB", maxImportBytes>>20))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

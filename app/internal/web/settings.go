@@ -33,13 +33,28 @@ func (s *Server) SyslogTarget(ctx context.Context) (string, error) {
 	return v, nil
 }
 
+// settingsResponse is GET /api/settings: the syslog target and the proxy
+// for Mimecast connections.
+type settingsResponse struct {
+	settingsJSON
+	proxySettingsJSON
+}
+
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {
 	target, err := s.SyslogTarget(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, settingsJSON{SyslogTarget: target, SyslogTargetDefault: s.opts.DefaultSyslogTarget})
+	proxy, err := s.proxySettings(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, settingsResponse{
+		settingsJSON:      settingsJSON{SyslogTarget: target, SyslogTargetDefault: s.opts.DefaultSyslogTarget},
+		proxySettingsJSON: proxy,
+	})
 }
 
 // syslogTargetInput reads {"syslog_target": "..."}; present is false when
@@ -55,33 +70,53 @@ func syslogTargetInput(members map[string]json.RawMessage) (target string, prese
 	return strings.TrimSpace(target), true, nil
 }
 
-// putSettings changes the syslog target. An empty target goes back to the
-// default.
+// putSettings changes the syslog target and/or the proxy for Mimecast
+// connections; members left out are unchanged. An empty target goes back to
+// the default; an empty proxy URL goes back to the environment's proxy.
+// Nothing is saved unless every member is valid.
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	members, ok := decodeObject(w, r, false)
 	if !ok {
 		return
 	}
-	target, present, err := syslogTargetInput(members)
-	switch {
-	case err != nil:
-		writeFieldErrors(w, fieldErrors{"syslog_target": err.Error()})
-		return
-	case !present:
-		writeFieldErrors(w, fieldErrors{"syslog_target": "is required (an empty string restores the default)"})
-		return
-	}
-	if target != "" {
+	fe := fieldErrors{}
+	target, targetPresent, err := syslogTargetInput(members)
+	if err != nil {
+		fe.add("syslog_target", err.Error())
+	} else if targetPresent && target != "" {
 		if err := s.validateSyslogTarget(target); err != nil {
-			writeFieldErrors(w, fieldErrors{"syslog_target": err.Error()})
+			fe.add("syslog_target", err.Error())
+		}
+	}
+	proxyIn, proxyPresent := readProxyInput(members, fe)
+	if !targetPresent && !proxyPresent && len(fe) == 0 {
+		fe.add("syslog_target", "is required (an empty string restores the default)")
+	}
+	var plan proxyPlan
+	if proxyPresent && len(fe) == 0 {
+		if plan, err = s.planProxy(r.Context(), proxyIn, fe); err != nil {
+			s.internalError(w, r, err)
 			return
 		}
 	}
-	if err := s.store.SetSetting(r.Context(), SettingSyslogTarget, target); err != nil {
-		s.internalError(w, r, err)
+	if len(fe) > 0 {
+		writeFieldErrors(w, fe)
 		return
 	}
-	s.log.Info("syslog target changed", "syslog_target", redactTarget(target))
+	if targetPresent {
+		if err := s.store.SetSetting(r.Context(), SettingSyslogTarget, target); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		s.log.Info("syslog target changed", "syslog_target", redactTarget(target))
+	}
+	if proxyPresent {
+		if err := s.applyProxy(r.Context(), plan); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		s.log.Info("proxy for Mimecast changed", "proxy_url", plan.url, "proxy_user_set", plan.username != "")
+	}
 	s.getSettings(w, r)
 }
 

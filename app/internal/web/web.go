@@ -1,6 +1,8 @@
 // Package web serves the Mimecast API Configuration panel and its JSON API
-// (design §5): accounts, status, run history, the syslog target setting and
-// the QRadar set-up view, behind QRadar's app proxy.
+// (design §5): accounts, status with lag, run history, the syslog target and
+// the proxy for Mimecast connections, the QRadar set-up view, configuration
+// export and import, the audit trail of configuration changes and the
+// support bundle, behind QRadar's app proxy.
 package web
 
 import (
@@ -10,8 +12,10 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -69,6 +73,24 @@ type Options struct {
 	ValidateSyslogTarget func(string) error
 	// SendTestEvent sends one health event to target.
 	SendTestEvent func(ctx context.Context, target string) error
+	// SendAuditEvent sends one complete syslog message (no framing), a
+	// collector_config_change event, to the syslog target in effect. It is
+	// called in the background for each audit entry; a failure is logged
+	// and never fails the change. nil: audit entries stay in the store.
+	SendAuditEvent func(ctx context.Context, line []byte) error
+	// Actor names the QRadar user behind a request, for the audit trail;
+	// "" falls back to the X-QRadar-User header, then to
+	// "panel user (unknown)". nil: only those fallbacks.
+	Actor func(r *http.Request) string
+	// LogFile is the app's log (<store>/log/app.log); the support bundle
+	// carries its last MiB. "": the bundle says there is no log.
+	LogFile string
+	// Now is the clock for lag and history windows; nil means time.Now.
+	Now func() time.Time
+	// Proxy is the proxy chooser the collector uses (NewMimecastProxy on the
+	// same store); saving the proxy in the panel refreshes it. nil: the
+	// server makes its own, reachable through ProxyFunc.
+	Proxy *MimecastProxy
 
 	Logger *slog.Logger
 }
@@ -90,6 +112,16 @@ type Server struct {
 	cookiePath string
 
 	now func() time.Time
+
+	proxy *MimecastProxy
+
+	// auditQueue holds the audit events waiting to be sent; auditSending
+	// is true while a goroutine sends them.
+	auditMu      sync.Mutex
+	auditQueue   []auditLine
+	auditSending bool
+	// gaps caches the longest gap between runs of each cron schedule.
+	gaps sync.Map // schedule string -> time.Duration
 }
 
 // SettingSyslogTarget is the settings key of the syslog target chosen in
@@ -117,6 +149,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		log:       log,
 		staticDir: filepath.Join(opts.WebDir, "static"),
 		now:       time.Now,
+	}
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
+	if s.proxy = opts.Proxy; s.proxy == nil {
+		s.proxy = NewMimecastProxy(opts.Store)
 	}
 	page, err := template.ParseFiles(filepath.Join(opts.WebDir, "templates", "index.html"))
 	if err != nil {

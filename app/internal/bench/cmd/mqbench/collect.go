@@ -17,6 +17,7 @@ import (
 	"mimecast-qradar/app/internal/config"
 	"mimecast-qradar/app/internal/daemon"
 	"mimecast-qradar/app/internal/logging"
+	"mimecast-qradar/app/internal/web"
 )
 
 // collectStats is what `mqbench collect` reports about its own pass.
@@ -56,7 +57,7 @@ func collectLinked(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	col, err := daemon.NewCollector(cfg, st, "bench", log, nil)
+	col, err := daemon.NewCollector(cfg, st, "bench", log, web.NewMimecastProxy(st), nil)
 	if err != nil {
 		return err
 	}
