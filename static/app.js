@@ -476,7 +476,7 @@
         el("td", { class: "num", title: s.last_run_ended ? "Events in the last run; " + fmtNum(s.events_total) + " in total" : null },
           s.last_run_ended ? fmtNum(s.events_last_run) : "–"),
         s.state === "disabled" || !a.enabled ? el("td", {}, "–") : timeCell(s.next_run, "not scheduled"),
-        el("td", { class: s.last_error ? "error-cell" : "" }, s.last_error || "–"));
+        errorCell(a, s));
     });
     if (rows.length === 0) rows.push(el("tr", { class: "empty-row" }, el("td", { colspan: 8 }, "No streams selected.")));
     refs.tbody.replaceChildren(...rows);
@@ -612,6 +612,38 @@
       btn.disabled = false;
       btn.textContent = "Test connection";
     }
+  }
+
+  // errorCell shows a stream's last error; when Mimecast refused the saved
+  // position, it offers to reset it (after confirmation: the next run then
+  // starts from the initial lookback and may repeat events).
+  function errorCell(a, s) {
+    if (!s.last_error) return el("td", {}, "–");
+    const td = el("td", { class: "error-cell" }, s.last_error);
+    if (s.last_error.includes("reset it in the panel")) {
+      const btn = el("button", { type: "button", class: "btn btn-danger-ghost btn-sm", "data-action": "reset-" + s.stream }, "Reset position");
+      btn.addEventListener("click", () => resetPosition(a, s.stream));
+      td.append(" ", btn);
+    }
+    return td;
+  }
+
+  async function resetPosition(a, stream) {
+    const yes = await confirmDialog({
+      label: "Reset position",
+      title: "Reset the saved position of " + streamLabel(stream) + " for “" + a.name + "”?",
+      body: "Mimecast refused the saved position. After a reset the next run starts from the account's initial lookback: events in that period that QRadar already received are sent again.",
+      ok: "Reset position",
+      danger: true,
+    });
+    if (!yes) return;
+    try {
+      await api("POST", "api/accounts/" + a.id + "/streams/" + encodeURIComponent(stream) + "/reset");
+      toast("success", "Position reset.", "Collect now or wait for the next run.");
+    } catch (e) {
+      toast("error", "Position not reset:", e.message);
+    }
+    await refresh();
   }
 
   async function collectNow(id, refs) {

@@ -268,6 +268,30 @@ func (s *Server) collectAccount(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// resetStream forgets one stream's saved position. The panel offers it
+// only after the administrator confirmed, for a position Mimecast refused.
+func (s *Server) resetStream(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.loadAccount(w, r)
+	if !ok {
+		return
+	}
+	stream := model.Stream(chi.URLParam(r, "stream"))
+	if !a.HasStream(stream) {
+		writeError(w, http.StatusNotFound, "the account does not collect "+string(stream))
+		return
+	}
+	err := s.collector.ResetCheckpoint(context.WithoutCancel(r.Context()), a.ID, stream)
+	switch {
+	case errors.Is(err, model.ErrRunInProgress):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		s.internalError(w, r, err)
+	default:
+		s.log.Info("stream position reset", "account_id", a.ID, "stream", stream)
+		writeJSON(w, http.StatusOK, map[string]string{"message": "position reset: the next run starts from the initial lookback"})
+	}
+}
+
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.loadAccount(w, r)
 	if !ok {

@@ -784,3 +784,29 @@ func TestSettings_UsesDaemonValidator(t *testing.T) {
 	}
 	c.json("POST", "/api/settings/test-syslog", nil, http.StatusServiceUnavailable, nil)
 }
+
+func TestAPI_ResetStreamPositionForgetsTheCheckpoint(t *testing.T) {
+	env := newTestEnv(t, nil)
+	c := env.client().in(t)
+	var created map[string]any
+	c.json("POST", "/api/accounts", account2("Acme"), http.StatusCreated, &created)
+	id := int64(created["id"].(float64))
+	ctx := context.Background()
+	if err := env.store.SaveCheckpoint(ctx, id, model.StreamSIEM, []byte(`{"v":1,"token":"stale"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.json("POST", fmt.Sprintf("/api/accounts/%d/streams/siem/reset", id), nil, http.StatusOK, nil)
+	if cp, _ := env.store.Checkpoint(ctx, id, model.StreamSIEM); cp != nil {
+		t.Fatalf("checkpoint after reset = %s", cp)
+	}
+	if code, _ := c.do("POST", fmt.Sprintf("/api/accounts/%d/streams/dlp_nope/reset", id), nil); code != http.StatusNotFound {
+		t.Fatalf("reset of a stream the account does not collect = %d, want 404", code)
+	}
+	// Without the CSRF token nothing is reset.
+	env.store.SaveCheckpoint(ctx, id, model.StreamSIEM, []byte(`{"v":1}`))
+	resp := c.send("POST", fmt.Sprintf("/api/accounts/%d/streams/siem/reset", id), nil, http.Header{"X-CSRF-Token": {"wrong"}})
+	resp.Body.Close()
+	if cp, _ := env.store.Checkpoint(ctx, id, model.StreamSIEM); resp.StatusCode != http.StatusForbidden || cp == nil {
+		t.Fatalf("reset without a valid token: %d, checkpoint kept %v", resp.StatusCode, cp != nil)
+	}
+}

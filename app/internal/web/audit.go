@@ -27,6 +27,7 @@ const (
 	auditAccountDisable = "account_disable"
 	auditAccountDelete  = "account_delete"
 	auditCollectNow     = "collect_now"
+	auditStreamReset    = "stream_position_reset"
 	auditSettings       = "settings_update"
 	auditConfigExport   = "config_export"
 	auditConfigImport   = "config_import"

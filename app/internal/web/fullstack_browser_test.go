@@ -154,6 +154,21 @@ func TestPanel_InBrowser_FullStackAgainstSimulator(t *testing.T) {
 		t.Errorf("Collect now delivered nothing new (receiver count %d before, %d after)", before, recv.Count())
 	}
 
+	// Mimecast refuses a saved 1.0 SIEM position: the panel says so and,
+	// after confirmation, resets it; the next run succeeds again.
+	if err := st.SaveCheckpoint(ctx, legacy.ID, model.StreamSIEM, []byte(`{"v":1,"token":"not-a-token-mimecast-knows"}`)); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Click(cardSel(legacy.ID, `[data-action="collect"]`)))
+	b.wait("the reset offer", `!!`+cardJS(legacy.ID)+`.querySelector('[data-action="reset-siem"]')`)
+	b.do(chromedp.Click(cardSel(legacy.ID, `[data-action="reset-siem"]`)))
+	b.wait("the confirmation", `document.getElementById('confirm-dialog').open`)
+	b.do(chromedp.Click(chromedp.ID("confirm-ok")))
+	b.wait("the position reset", `document.getElementById('toasts').innerText.includes('Position reset')`)
+	if cp, _ := st.Checkpoint(ctx, legacy.ID, model.StreamSIEM); cp != nil {
+		t.Errorf("checkpoint after the reset = %s", cp)
+	}
+
 	page := eval[string](b, `document.documentElement.outerHTML`)
 	for _, secret := range []string{mimecastsim.DemoClientSecret, mimecastsim.DemoAppKey, mimecastsim.DemoAccessKey, mimecastsim.DemoSecretKey} {
 		if strings.Contains(page, secret) || strings.Contains(logs.String(), secret) {

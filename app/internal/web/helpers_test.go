@@ -33,6 +33,7 @@ type fakeCollector struct {
 	saved      []savedCall
 	deleted    []int64
 	tested     []model.Account
+	resets     []string
 	running    map[int64]bool
 	collectErr error
 	// gate, when set, holds each run in the running state until the test
@@ -141,6 +142,13 @@ func (f *fakeCollector) Status(ctx context.Context) (model.Status, error) {
 		out.Accounts = append(out.Accounts, as)
 	}
 	return out, nil
+}
+
+func (f *fakeCollector) ResetCheckpoint(ctx context.Context, id int64, stream model.Stream) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resets = append(f.resets, string(stream))
+	return f.store.DeleteCheckpoint(ctx, id, stream)
 }
 
 func (f *fakeCollector) Test(ctx context.Context, a model.Account) model.TestResult {

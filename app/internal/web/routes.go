@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.auditAccount(auditAccountDelete)).Delete("/api/accounts/{id}", s.deleteAccount)
 		r.Post("/api/accounts/{id}/test", s.testAccount)
 		r.With(s.auditAccount(auditCollectNow)).Post("/api/accounts/{id}/collect", s.collectAccount)
+		r.With(s.auditAccount(auditStreamReset)).Post("/api/accounts/{id}/streams/{stream}/reset", s.resetStream)
 		r.Get("/api/accounts/{id}/runs", s.listRuns)
 
 		r.Get("/api/status", s.getStatus)

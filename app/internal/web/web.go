@@ -36,6 +36,10 @@ type Collector interface {
 	// CollectNow starts a run; model.ErrRunInProgress and
 	// model.ErrAccountDisabled are answered with 409.
 	CollectNow(ctx context.Context, id int64) error
+	// ResetCheckpoint forgets a stream's saved position (after the
+	// administrator confirmed it, e.g. for an invalid SIEM token), so its
+	// next run starts from the account's initial lookback.
+	ResetCheckpoint(ctx context.Context, id int64, stream model.Stream) error
 	// Status returns the state of every account and stream.
 	Status(ctx context.Context) (model.Status, error)
 	// Test checks the account's credentials and each selected stream's
