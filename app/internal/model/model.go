@@ -170,6 +170,39 @@ type StreamStatus struct {
 	NextRun        *time.Time `json:"next_run"`
 	// NewestEvent is the time of the newest record delivered, for lag.
 	NewestEvent *time.Time `json:"newest_event"`
+	// Backfill is the stream's pending re-collection, nil when none.
+	Backfill *Backfill `json:"backfill,omitempty"`
+}
+
+// Backfill is an administrator's request to collect a stream's records
+// between From and To again (issue #10, "guided backfill"). Records that
+// were delivered before are suppressed by the duplicate filter, so only
+// what QRadar never received is sent. It stays pending until the period
+// was read to its end; the stream's regular runs carry it out after their
+// own catch-up, within the same per-run budget.
+type Backfill struct {
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	Requested time.Time `json:"requested"`
+	// Delivered counts records sent so far, Skipped those suppressed as
+	// already delivered.
+	Delivered int64 `json:"delivered"`
+	Skipped   int64 `json:"skipped"`
+}
+
+// BackfillRetention reports whether stream s can be re-collected and how
+// far back: Mimecast keeps SIEM files 7 days and answers the log endpoints
+// 60 days back. The threat intel feeds and awareness training data are
+// snapshots of the present, not a history, so they cannot.
+func BackfillRetention(s Stream) (time.Duration, bool) {
+	switch s {
+	case StreamSIEM, StreamSIEMCI:
+		return 7 * 24 * time.Hour, true
+	case StreamAudit, StreamTTPURL, StreamTTPAttachment, StreamTTPImpersonation, StreamDLP,
+		StreamMessageRelease, StreamArchiveSearch:
+		return 60 * 24 * time.Hour, true
+	}
+	return 0, false
 }
 
 // Stream states.
@@ -211,6 +244,9 @@ type StreamTestResult struct {
 var (
 	ErrRunInProgress   = errors.New("a collection run is already in progress for this account")
 	ErrAccountDisabled = errors.New("the account is disabled")
+	// ErrBackfillPending: the stream has a re-collection that has not
+	// finished; cancel it first (HTTP 409).
+	ErrBackfillPending = errors.New("a re-collection of this stream is already pending")
 )
 
 // QRadarObject is one object the app manages in QRadar (design §6.1), as
