@@ -394,6 +394,10 @@ func (c *Collector) Status(ctx context.Context) (model.Status, error) {
 	if err != nil {
 		return model.Status{}, fmt.Errorf("reading status: %w", err)
 	}
+	backfills, err := c.store.Backfills(ctx)
+	if err != nil {
+		return model.Status{}, fmt.Errorf("reading status: %w", err)
+	}
 	out := model.Status{Accounts: []model.AccountStatus{}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -420,6 +424,9 @@ func (c *Collector) Status(ctx context.Context) (model.Status, error) {
 			}
 			if a.Enabled {
 				st.NextRun = next
+			}
+			if b, ok := backfills[a.ID][s]; ok {
+				st.Backfill = &b
 			}
 			as.Streams = append(as.Streams, st)
 		}
