@@ -1,10 +1,14 @@
 package bench
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,9 +19,10 @@ import (
 )
 
 // repeatingStorage serves every SIEM file download as the simulator's real
-// file repeated: concatenated gzip members are one valid gzip stream (RFC
-// 1952 §2.2), so a download of any size costs the server one rendered file
-// of memory.
+// file repeated, in gzip's stored blocks, so a download of any size costs
+// the server one rendered file of memory. Each repetition's records get offsets
+// of their own: the same offsets again would be the same records, which the
+// collector's duplicate filter rightly does not send twice.
 type repeatingStorage struct {
 	sim     http.Handler
 	repeats int
@@ -26,7 +31,8 @@ type repeatingStorage struct {
 	member []byte
 }
 
-// fileSize is the size of the file last rendered by the simulator.
+// fileSize is the size of the file last rendered by the simulator, as
+// served: uncompressed.
 func (s *repeatingStorage) fileSize() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,15 +53,55 @@ func (s *repeatingStorage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(rec.Body.Bytes())
 		return
 	}
+	// The file is decompressed once, before the heap is measured: the
+	// server's work must not count as the collector's.
 	s.mu.Lock()
-	s.member = rec.Body.Bytes()
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	for range s.repeats {
-		if _, err := w.Write(rec.Body.Bytes()); err != nil {
+	if s.member == nil {
+		zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+		if err == nil {
+			s.member, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			s.mu.Unlock()
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 	}
+	plain := s.member
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	// Stored (uncompressed) deflate blocks: a compressor's own tables
+	// would count against the heap measured, which is the collector's.
+	zw, _ := gzip.NewWriterLevel(w, gzip.NoCompression)
+	defer zw.Close()
+	var line []byte
+	for rep := range s.repeats {
+		for rest := plain; len(rest) > 0; {
+			var l []byte
+			l, rest, _ = bytes.Cut(rest, []byte("\n"))
+			line = appendShifted(line[:0], l, int64(rep)*1_000_000)
+			if _, err := zw.Write(line); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// appendShifted appends the record rec to b with d added to its "_offset"
+// value, and a newline; it allocates nothing once b is large enough.
+func appendShifted(b, rec []byte, d int64) []byte {
+	i := bytes.Index(rec, []byte(`"_offset":`))
+	if i < 0 {
+		return append(append(b, rec...), '\n')
+	}
+	start := i + len(`"_offset":`)
+	end, n := start, int64(0)
+	for ; end < len(rec) && rec[end] >= '0' && rec[end] <= '9'; end++ {
+		n = n*10 + int64(rec[end]-'0')
+	}
+	b = append(b, rec[:start]...)
+	b = strconv.AppendInt(b, n+d, 10)
+	return append(append(b, rec[end:]...), '\n')
 }
 
 // heapPeak samples the heap in use (HeapInuse: spans holding objects, live

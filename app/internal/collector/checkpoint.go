@@ -29,9 +29,15 @@ const checkpointVersion = 1
 // cursor stays and done = the page's length: moving to "" would restart from
 // start and re-send the whole backlog. start is kept because the first page
 // (cursor "") is only the same page again with the same start date.
+//
+// delivered is the duplicate filter (batchFilter): per record log type, the
+// keys of the records delivered (keySet, encoded), so a file Mimecast
+// serves again or a backfill's replay sends nothing twice. It is saved
+// with every position, so it knows exactly the records before it.
 type siemBatchCheckpoint struct {
-	V     int                       `json:"v"`
-	Types map[string]*siemTypeState `json:"types"`
+	V         int                       `json:"v"`
+	Types     map[string]*siemTypeState `json:"types"`
+	Delivered map[string]string         `json:"delivered,omitempty"`
 }
 
 type siemTypeState struct {

@@ -12,6 +12,7 @@ import (
 	"mimecast-qradar/app/internal/leef"
 	"mimecast-qradar/app/internal/mimecast"
 	"mimecast-qradar/app/internal/model"
+	"mimecast-qradar/app/internal/store"
 )
 
 const (
@@ -388,6 +389,16 @@ func (c *Collector) openDelivery(ctx context.Context, a model.Account, log *slog
 // it. This order is the at-least-once guarantee (design §7): a checkpoint
 // never names a position whose events might not have reached the target.
 func (s *streamRun) commit(ctx context.Context, cp any) error {
+	data, err := encodeCheckpoint(cp)
+	if err != nil {
+		return err
+	}
+	return s.commitProgress(ctx, store.Progress{Checkpoint: data})
+}
+
+// commitProgress flushes, then saves p (a checkpoint, a backfill's
+// position, delivered identities) in one transaction, with commit's order.
+func (s *streamRun) commitProgress(ctx context.Context, p store.Progress) error {
 	if err := s.d.flush(); err != nil {
 		return err
 	}
@@ -396,15 +407,11 @@ func (s *streamRun) commit(ctx context.Context, cp any) error {
 			return fmt.Errorf("committing checkpoint: %w", err)
 		}
 	}
-	data, err := encodeCheckpoint(cp)
-	if err != nil {
-		return err
-	}
 	// The events are out: commit even when the run is being cancelled, so
 	// the next run does not send them again.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 	defer cancel()
-	return s.c.store.SaveCheckpoint(wctx, s.acct.ID, s.stream, data)
+	return s.c.store.Commit(wctx, s.acct.ID, s.stream, p)
 }
 
 // budgetUsed notes that the stream stopped at its per-run budget; the

@@ -9,6 +9,7 @@ import (
 
 	"mimecast-qradar/app/internal/mimecast"
 	"mimecast-qradar/app/internal/model"
+	"mimecast-qradar/app/internal/store"
 )
 
 // batchPageSize is the number of file URLs asked for per API 2.0 batch page.
@@ -48,9 +49,8 @@ var (
 // Integrated SIEM has no API 1.0 endpoint.
 var errCINeedsAPI2 = errors.New("the Cloud Integrated SIEM stream needs an API 2.0 account (client ID and secret)")
 
-// siemBatch collects a batch stream (see siemBatchCheckpoint). The types
-// are served round-robin, one page each per turn, so a type with a deep
-// backlog cannot use up the run's budget before the others had a turn.
+// siemBatch collects a batch stream (see siemBatchCheckpoint), then works
+// on its pending backfill, if any, with what is left of the budget.
 func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) error {
 	cp := siemBatchCheckpoint{V: checkpointVersion}
 	if err := decodeCheckpoint(data, &cp, &cp.V); err != nil {
@@ -60,25 +60,55 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) 
 	if cp.Types == nil {
 		cp.Types = map[string]*siemTypeState{}
 	}
-	startDate := s.initialStart(siemRetention).Format(time.DateOnly)
+	f, err := newBatchFilter(&cp)
+	if err != nil {
+		return err
+	}
+	regular := &batchPass{pos: &cp, filter: f, commit: func(ctx context.Context) error {
+		return s.commitProgress(ctx, store.Progress{Checkpoint: f.checkpoint()})
+	}}
+	done, err := s.batchTypes(ctx, bs, regular, s.initialStart(siemRetention))
+	if err != nil || !done {
+		return err
+	}
+	return s.batchBackfill(ctx, bs, f)
+}
+
+// batchPass is one walk over a batch stream's types: the regular catch-up
+// or a backfill. pos holds its cursors; commit makes pos durable together
+// with the duplicate filter's new identities.
+type batchPass struct {
+	pos    *siemBatchCheckpoint
+	filter *batchFilter
+	commit func(ctx context.Context) error
+	// backfill, when set, limits the pass to records of its period and
+	// counts what it sends and skips.
+	backfill *model.Backfill
+}
+
+// batchTypes serves the types round-robin, one page each per turn, so a
+// type with a deep backlog cannot use up the run's budget before the
+// others had a turn. It reports whether every type is caught up.
+func (s *streamRun) batchTypes(ctx context.Context, bs batchStream, p *batchPass, start time.Time) (bool, error) {
+	startDate := start.UTC().Format(time.DateOnly)
 	active := append([]string(nil), bs.types...)
 	for len(active) > 0 {
 		var more []string
 		for _, t := range active {
 			if s.budget <= 0 {
 				s.budgetUsed()
-				return nil
+				return false, nil
 			}
-			st := cp.Types[t]
+			st := p.pos.Types[t]
 			if st == nil {
 				// Not committed until a file of this type was delivered: an
 				// unused start date may move on freely.
 				st = &siemTypeState{Start: startDate}
-				cp.Types[t] = st
+				p.pos.Types[t] = st
 			}
-			again, err := s.siemBatchPage(ctx, bs, t, st, &cp)
+			again, err := s.siemBatchPage(ctx, bs, t, st, p)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if again {
 				more = append(more, t)
@@ -86,12 +116,12 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) 
 		}
 		active = more
 	}
-	return nil
+	return true, nil
 }
 
 // siemBatchPage delivers the rest of the page at st.Cursor and moves st to
 // the next page. It reports whether the type has more pages now.
-func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType string, st *siemTypeState, cp *siemBatchCheckpoint) (bool, error) {
+func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType string, st *siemTypeState, p *batchPass) (bool, error) {
 	start, err := time.Parse(time.DateOnly, st.Start)
 	if err != nil {
 		return false, fmt.Errorf("reading checkpoint: %s start date %q: %w", logType, st.Start, err)
@@ -113,12 +143,13 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 		s.log.Warn("Batch page shrank since it was last read", slog.String("log_type", logType),
 			slog.Int("delivered", st.Done), slog.Int("listed", len(page.Files)))
 	}
+	send := s.batchSender(p)
 	refreshed := false
 	for i := st.Done; i < len(page.Files); i++ {
 		if s.budget <= 0 {
 			return true, nil
 		}
-		stats, err := s.src.DownloadSIEMFile(ctx, page.Files[i], s.d.send)
+		stats, err := s.src.DownloadSIEMFile(ctx, page.Files[i], send)
 		s.d.malformed += int64(stats.Malformed)
 		if errors.Is(err, mimecast.ErrFileExpired) && !refreshed {
 			// Pre-signed URLs expire. The same cursor lists the same files
@@ -139,13 +170,13 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 		refreshed = false
 		s.budget--
 		st.Done = i + 1
-		if err := s.commit(ctx, cp); err != nil {
+		if err := p.commit(ctx); err != nil {
 			return false, err
 		}
 	}
 	if page.NextPage != "" && page.NextPage != st.Cursor {
 		st.Cursor, st.Done = page.NextPage, 0
-		if err := s.commit(ctx, cp); err != nil {
+		if err := p.commit(ctx); err != nil {
 			return false, err
 		}
 	}
@@ -153,6 +184,132 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 	// its length), so the next run asks for the same page and only takes
 	// files listed after those.
 	return len(page.Files) > 0 && !page.CaughtUp && page.NextPage != "", nil
+}
+
+// batchSender returns the record callback of pass p: records already
+// delivered (a file Mimecast serves again, a replayed period) are skipped;
+// the others are sent and remembered. A backfill only sends records of
+// its period.
+func (s *streamRun) batchSender(p *batchPass) func(*model.Record) error {
+	return func(r *model.Record) error {
+		if b := p.backfill; b != nil && (r.Time.Before(b.From) || r.Time.After(b.To)) {
+			return nil
+		}
+		k, ok := recordKey(r)
+		var set *keySet
+		if ok {
+			set = p.filter.set(r.LogType)
+			if set.has(k) {
+				if p.backfill != nil {
+					p.backfill.Skipped++
+				}
+				return nil
+			}
+		}
+		if err := s.d.send(r); err != nil {
+			return err
+		}
+		if ok {
+			set.add(k)
+		}
+		if p.backfill != nil {
+			p.backfill.Delivered++
+		}
+		return nil
+	}
+}
+
+// batchBackfill carries out the stream's pending backfill (model.Backfill):
+// a second pass over the types from the day of its start, with its own
+// cursors saved as the backfill's position, through the same duplicate
+// filter. It ends when every type is caught up.
+func (s *streamRun) batchBackfill(ctx context.Context, bs batchStream, f *batchFilter) error {
+	b, data, err := s.c.store.Backfill(ctx, s.acct.ID, s.stream)
+	if err != nil || b == nil {
+		return err
+	}
+	pos := siemBatchCheckpoint{V: checkpointVersion}
+	if err := decodeCheckpoint(data, &pos, &pos.V); err != nil {
+		return err
+	}
+	pos.V = checkpointVersion
+	if pos.Types == nil {
+		pos.Types = map[string]*siemTypeState{}
+	}
+	p := &batchPass{pos: &pos, filter: f, backfill: b, commit: func(ctx context.Context) error {
+		data, err := encodeCheckpoint(&pos)
+		if err != nil {
+			return err
+		}
+		return s.commitProgress(ctx, store.Progress{Checkpoint: f.checkpoint(), Backfill: b, BackfillPosition: data})
+	}}
+	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
+	done, err := s.batchTypes(ctx, bs, p, b.From)
+	return s.endBackfill(ctx, b, done, err)
+}
+
+// endBackfill records the end of a backfill's run: a finished backfill is
+// removed, a cancelled one (store.ErrBackfillGone) ends quietly.
+func (s *streamRun) endBackfill(ctx context.Context, b *model.Backfill, done bool, err error) error {
+	switch {
+	case errors.Is(err, store.ErrBackfillGone):
+		s.log.Info("Re-collection cancelled", slog.Int64("delivered", b.Delivered), slog.Int64("skipped", b.Skipped))
+		return nil
+	case err != nil || !done:
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	if err := s.c.store.DeleteBackfill(wctx, s.acct.ID, s.stream, b.Requested); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.log.Info("Re-collection finished", slog.Time("from", b.From), slog.Time("to", b.To),
+		slog.Int64("delivered", b.Delivered), slog.Int64("skipped", b.Skipped))
+	return nil
+}
+
+// batchFilter is a batch stream's duplicate filter: one keySet per log
+// type, saved in the regular checkpoint (siemBatchCheckpoint.Delivered).
+type batchFilter struct {
+	cp   *siemBatchCheckpoint
+	sets map[string]*keySet
+}
+
+func newBatchFilter(cp *siemBatchCheckpoint) (*batchFilter, error) {
+	f := &batchFilter{cp: cp, sets: map[string]*keySet{}}
+	for t, enc := range cp.Delivered {
+		ks, err := decodeKeySet(enc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t, err)
+		}
+		f.sets[t] = ks
+	}
+	return f, nil
+}
+
+// set returns the keys of log type lt (the record's, which for Cloud
+// Integrated is ci_<type>: its sets are keyed by that name too).
+func (f *batchFilter) set(lt string) *keySet {
+	ks := f.sets[lt]
+	if ks == nil {
+		ks = &keySet{}
+		f.sets[lt] = ks
+	}
+	return ks
+}
+
+// checkpoint encodes the regular checkpoint with the current sets.
+func (f *batchFilter) checkpoint() []byte {
+	if f.cp.Delivered == nil {
+		f.cp.Delivered = map[string]string{}
+	}
+	for lt, ks := range f.sets {
+		if enc := ks.encode(); enc != "" {
+			f.cp.Delivered[lt] = enc
+		}
+	}
+	data, _ := encodeCheckpoint(f.cp) // plain structs: cannot fail
+	return data
 }
 
 // siemV1 collects the API 1.0 SIEM stream (see siemV1Checkpoint): one file

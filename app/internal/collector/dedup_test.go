@@ -1,0 +1,141 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"mimecast-qradar/app/internal/mimecastsim"
+	"mimecast-qradar/app/internal/model"
+)
+
+// simClock is a simulator clock that a test can move back to generate
+// records in the past (records the collector never saw, for backfills).
+type simClock struct{ back atomic.Int64 }
+
+func (c *simClock) now() time.Time { return time.Now().Add(-simLag - time.Duration(c.back.Load())) }
+
+// at generates with the simulator's clock d in the past.
+func (c *simClock) at(d time.Duration, generate func()) {
+	c.back.Store(int64(d))
+	defer c.back.Store(0)
+	generate()
+}
+
+func TestCollector_SIEMFileServedAgainIsNotSentTwiceEvenAfterARestart(t *testing.T) {
+	e := newTestEnv(t, mimecastsim.Options{})
+	a := e.addAccount("acme", model.APIVersion2, model.StreamSIEM)
+	e.generate(a, 40)
+	for range 3 {
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultDuplicateFile})
+	}
+	if err := e.collector(nil).RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A restart: a new collector on the same store; Mimecast serves files
+	// delivered before the restart again.
+	e.generate(a, 20)
+	for range 3 {
+		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultDuplicateFile})
+	}
+	if err := e.collector(nil).RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if e.sim.PendingFaults() != 0 {
+		t.Fatalf("%d duplicate-file faults were never served", e.sim.PendingFaults())
+	}
+	e.checkDelivery(e.settle(e.total(a)+2), a, 0)
+}
+
+func TestCollector_BackfillSendsOnlyRecordsQRadarNeverReceived(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		stream  model.Stream
+	}{
+		{model.APIVersion2, model.StreamSIEM},
+		{model.APIVersion2, model.StreamSIEMCI},
+	} {
+		t.Run(tt.version+"/"+string(tt.stream), func(t *testing.T) {
+			var clock simClock
+			e := newTestEnv(t, mimecastsim.Options{Now: clock.now})
+			a := e.addAccount("acme", tt.version, tt.stream)
+			// Records of three days ago: before the 24 h initial lookback,
+			// never collected.
+			clock.at(72*time.Hour, func() { e.generate(a, 15) })
+			old := e.total(a)
+			e.generate(a, 20)
+			c := e.collector(nil)
+			if err := c.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			recent := e.total(a) - old
+			if n := len(e.settle(recent + 1)); n != recent+1 {
+				t.Fatalf("first run: %d messages, want the %d recent records and a health event", n, recent)
+			}
+
+			now := time.Now()
+			if err := c.Backfill(context.Background(), a.ID, tt.stream, now.Add(-96*time.Hour), now); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Backfill(context.Background(), a.ID, tt.stream, now.Add(-96*time.Hour), now); !errors.Is(err, model.ErrBackfillPending) {
+				t.Fatalf("second backfill request: %v, want ErrBackfillPending", err)
+			}
+			st, err := c.Status(context.Background())
+			if err != nil || st.Accounts[0].Streams[0].Backfill == nil {
+				t.Fatalf("status does not show the pending backfill: %+v %v", st, err)
+			}
+			if err := c.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			// Every record exactly once: the old ones now, the recent ones
+			// skipped by the duplicate filter.
+			e.checkDelivery(e.settle(e.total(a)+2), a, 0)
+			st, _ = c.Status(context.Background())
+			if b := st.Accounts[0].Streams[0].Backfill; b != nil {
+				t.Fatalf("backfill still pending after its run: %+v", b)
+			}
+		})
+	}
+}
+
+func TestCollector_BackfillRequestValidation(t *testing.T) {
+	e := newTestEnv(t, mimecastsim.Options{})
+	a := e.addAccount("acme", model.APIVersion2, model.StreamSIEM, model.StreamAudit, model.StreamThreatIntelGrid)
+	c := e.collector(nil)
+	now := time.Now()
+	for _, tt := range []struct {
+		name     string
+		stream   model.Stream
+		from, to time.Time
+	}{
+		{"empty period", model.StreamAudit, now.Add(-time.Hour), now.Add(-time.Hour)},
+		{"reversed period", model.StreamAudit, now.Add(-time.Hour), now.Add(-2 * time.Hour)},
+		{"SIEM period older than 7 days", model.StreamSIEM, now.Add(-10 * 24 * time.Hour), now.Add(-8 * 24 * time.Hour)},
+		{"a snapshot feed", model.StreamThreatIntelGrid, now.Add(-time.Hour), now},
+		{"a stream the account does not collect", model.StreamDLP, now.Add(-time.Hour), now},
+	} {
+		if err := c.Backfill(context.Background(), a.ID, tt.stream, tt.from, tt.to); !errors.Is(err, model.ErrInvalidBackfill) {
+			t.Errorf("%s: %v, want ErrInvalidBackfill", tt.name, err)
+		}
+	}
+	// A start beyond the horizon is moved up to it, an end in the future
+	// down to now.
+	if err := c.Backfill(context.Background(), a.ID, model.StreamSIEM, now.Add(-30*24*time.Hour), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := e.store.Backfill(context.Background(), a.ID, model.StreamSIEM)
+	if err != nil || b == nil {
+		t.Fatal(b, err)
+	}
+	if b.From.Before(now.Add(-7*24*time.Hour-time.Minute)) || b.To.After(time.Now()) {
+		t.Errorf("backfill period %v – %v not clamped to the 7 days SIEM is kept", b.From, b.To)
+	}
+	if err := c.CancelBackfill(context.Background(), a.ID, model.StreamSIEM); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := e.store.Backfill(context.Background(), a.ID, model.StreamSIEM); b != nil {
+		t.Fatal("backfill still pending after cancel")
+	}
+}

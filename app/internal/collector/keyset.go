@@ -1,0 +1,152 @@
+package collector
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mimecast-qradar/app/internal/model"
+)
+
+// maxKeyIntervals bounds a keySet. API 2.0 SIEM records are identified by
+// (_partition, _offset), and a file's records of one partition have
+// consecutive offsets, so one interval stands for a whole file or more;
+// records identified by a hash take an interval each. Beyond the bound the
+// lowest intervals (the oldest offsets) are dropped: a replay of those
+// records is then sent again, nothing is ever skipped wrongly.
+const maxKeyIntervals = 10000
+
+// keySet is an exact set of 64-bit record keys kept as sorted, disjoint,
+// non-adjacent closed intervals. It is the batch streams' duplicate
+// filter: saved in the checkpoint with the position it belongs to, so it
+// survives restarts, and consulted for every record before it is sent.
+type keySet struct {
+	iv []interval
+}
+
+type interval struct{ lo, hi uint64 }
+
+// find returns the index of the first interval whose hi is >= k.
+func (s *keySet) find(k uint64) int {
+	i, _ := slices.BinarySearchFunc(s.iv, k, func(v interval, k uint64) int {
+		switch {
+		case v.hi < k:
+			return -1
+		case v.hi > k:
+			return 1
+		}
+		return 0
+	})
+	return i
+}
+
+func (s *keySet) has(k uint64) bool {
+	i := s.find(k)
+	return i < len(s.iv) && s.iv[i].lo <= k
+}
+
+// add inserts k, merging it with the intervals it touches.
+func (s *keySet) add(k uint64) {
+	i := s.find(k)
+	if i < len(s.iv) && s.iv[i].lo <= k {
+		return
+	}
+	joinPrev := i > 0 && s.iv[i-1].hi+1 == k
+	joinNext := i < len(s.iv) && k+1 == s.iv[i].lo
+	switch {
+	case joinPrev && joinNext:
+		s.iv[i-1].hi = s.iv[i].hi
+		s.iv = slices.Delete(s.iv, i, i+1)
+	case joinPrev:
+		s.iv[i-1].hi = k
+	case joinNext:
+		s.iv[i].lo = k
+	default:
+		s.iv = slices.Insert(s.iv, i, interval{k, k})
+		if len(s.iv) > maxKeyIntervals {
+			s.iv = slices.Delete(s.iv, 0, len(s.iv)-maxKeyIntervals)
+		}
+	}
+}
+
+// encode writes the set compactly: each interval as the uvarint gap from
+// the previous one's end and its length, base64 for the JSON checkpoint.
+func (s *keySet) encode() string {
+	if len(s.iv) == 0 {
+		return ""
+	}
+	b := make([]byte, 0, len(s.iv)*6)
+	var prev uint64
+	for _, v := range s.iv {
+		b = binary.AppendUvarint(b, v.lo-prev)
+		b = binary.AppendUvarint(b, v.hi-v.lo)
+		prev = v.hi
+	}
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+var errBadKeySet = errors.New("reading checkpoint: malformed delivered-record set")
+
+func decodeKeySet(s string) (*keySet, error) {
+	ks := &keySet{}
+	if s == "" {
+		return ks, nil
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errBadKeySet
+	}
+	var prev uint64
+	for len(b) > 0 {
+		gap, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errBadKeySet
+		}
+		b = b[n:]
+		length, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errBadKeySet
+		}
+		b = b[n:]
+		lo := prev + gap
+		if (len(ks.iv) > 0 && lo <= prev+1) || lo+length < lo {
+			return nil, errBadKeySet
+		}
+		ks.iv = append(ks.iv, interval{lo, lo + length})
+		prev = lo + length
+	}
+	return ks, nil
+}
+
+// recordKey is the 64-bit identity of a record for duplicate suppression:
+// the API 2.0 "<_partition>:<_offset>" packed exactly (partition in the top
+// 24 bits, offset in the low 40), so a file's keys form one interval;
+// otherwise a 64-bit FNV-1a hash of the record's ID. ok is false for a
+// record without ID: it cannot be told from an identical twin.
+func recordKey(r *model.Record) (k uint64, ok bool) {
+	if r.ID == "" {
+		return 0, false
+	}
+	if p, o, found := strings.Cut(r.ID, ":"); found {
+		pn, err1 := strconv.ParseUint(p, 10, 24)
+		on, err2 := strconv.ParseUint(o, 10, 40)
+		if err1 == nil && err2 == nil {
+			return pn<<40 | on, true
+		}
+	}
+	return hashKey(r.ID), true
+}
+
+// hashKey is the 64-bit FNV-1a hash of s (written out: hash/fnv would
+// allocate on this per-record path).
+func hashKey(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
