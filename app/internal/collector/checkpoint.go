@@ -57,10 +57,18 @@ type siemTypeState struct {
 // the start we pass. start is that initial-lookback instant, fixed at the
 // stream's first run and saved with the first token: computed afresh at each
 // run it would drop records of files still queued after a pause.
+//
+// files are the names of the files delivered whole (the newest
+// maxV1Files), so a file Mimecast serves again, or meets again in a
+// backfill, is not sent twice; partial names the files whose records were
+// delivered from a time on only (those read while start dropped older
+// ones), so a backfill sends just the records before it.
 type siemV1Checkpoint struct {
-	V     int       `json:"v"`
-	Token string    `json:"token"`
-	Start time.Time `json:"start,omitzero"`
+	V       int                  `json:"v"`
+	Token   string               `json:"token"`
+	Start   time.Time            `json:"start,omitzero"`
+	Files   []string             `json:"files,omitempty"`
+	Partial map[string]time.Time `json:"partial,omitempty"`
 }
 
 // windowCheckpoint is the position of a time-window stream (audit, TTP, DLP,

@@ -25,8 +25,14 @@ func (c *simClock) at(d time.Duration, generate func()) {
 }
 
 func TestCollector_SIEMFileServedAgainIsNotSentTwiceEvenAfterARestart(t *testing.T) {
+	for _, version := range []string{model.APIVersion2, model.APIVersion1} {
+		t.Run("API "+version, func(t *testing.T) { testFileServedAgain(t, version) })
+	}
+}
+
+func testFileServedAgain(t *testing.T, version string) {
 	e := newTestEnv(t, mimecastsim.Options{})
-	a := e.addAccount("acme", model.APIVersion2, model.StreamSIEM)
+	a := e.addAccount("acme", version, model.StreamSIEM)
 	e.generate(a, 40)
 	for range 3 {
 		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultDuplicateFile})
@@ -56,6 +62,10 @@ func TestCollector_BackfillSendsOnlyRecordsQRadarNeverReceived(t *testing.T) {
 	}{
 		{model.APIVersion2, model.StreamSIEM},
 		{model.APIVersion2, model.StreamSIEMCI},
+		{model.APIVersion2, model.StreamAudit},
+		{model.APIVersion1, model.StreamTTPURL},
+		{model.APIVersion2, model.StreamArchiveSearch}, // no ids: identical twins
+		{model.APIVersion1, model.StreamSIEM},
 	} {
 		t.Run(tt.version+"/"+string(tt.stream), func(t *testing.T) {
 			var clock simClock
@@ -137,5 +147,74 @@ func TestCollector_BackfillRequestValidation(t *testing.T) {
 	}
 	if b, _, _ := e.store.Backfill(context.Background(), a.ID, model.StreamSIEM); b != nil {
 		t.Fatal("backfill still pending after cancel")
+	}
+}
+
+func TestCollector_BackfillContinuesOverSeveralRunsAndCanBeCancelled(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		stream  model.Stream
+	}{
+		{model.APIVersion2, model.StreamSIEM},
+		{model.APIVersion1, model.StreamSIEM},
+		{model.APIVersion2, model.StreamAudit},
+	} {
+		stream := tt.stream
+		t.Run(tt.version+"/"+string(stream), func(t *testing.T) {
+			var clock simClock
+			e := newTestEnv(t, mimecastsim.Options{Now: clock.now})
+			a := e.addAccount("acme", tt.version, stream)
+			clock.at(50*time.Hour, func() { e.generate(a, 30) })
+			e.generate(a, 10)
+			c := e.collector(nil)
+			if err := c.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			if err := c.Backfill(context.Background(), a.ID, stream, now.Add(-60*time.Hour), now); err != nil {
+				t.Fatal(err)
+			}
+			// A small budget: the backfill takes several runs, each resuming
+			// from its saved position (a restart in between).
+			var last int64
+			runs := 0
+			for ; runs < 40; runs++ {
+				c = e.collector(nil)
+				c.maxFiles = 5
+				r, err := c.startRun(context.Background(), a, "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				<-r.done
+				st, _ := c.Status(context.Background())
+				b := st.Accounts[0].Streams[0].Backfill
+				if b == nil {
+					break
+				}
+				if b.Delivered < last {
+					t.Fatalf("backfill progress went back: %d after %d", b.Delivered, last)
+				}
+				last = b.Delivered
+			}
+			if runs < 2 || runs == 40 {
+				t.Fatalf("backfill took %d runs, want several and an end", runs)
+			}
+			e.checkDelivery(e.settle(e.total(a)), a, 0)
+
+			// A cancelled backfill sends nothing more.
+			if err := c.Backfill(context.Background(), a.ID, stream, now.Add(-60*time.Hour), now); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.CancelBackfill(context.Background(), a.ID, stream); err != nil {
+				t.Fatal(err)
+			}
+			before := len(e.settle(0))
+			if err := c.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(e.settle(before + 1)); got != before+1 {
+				t.Fatalf("after the cancelled backfill's run: %d new messages, want only the health event", got-before)
+			}
+		})
 	}
 }

@@ -51,7 +51,7 @@ type source interface {
 	SIEMBatch(ctx context.Context, logType string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error)
 	DownloadSIEMFile(ctx context.Context, f mimecast.BatchFile, fn func(*model.Record) error) (mimecast.DecodeStats, error)
 	SIEMBatchCI(ctx context.Context, ciType string, start time.Time, nextPage string, pageSize int) (mimecast.BatchPage, error)
-	SIEMLogsV1(ctx context.Context, token string, start time.Time, fn func(*model.Record) error) (mimecast.SIEMFileResult, error)
+	SIEMLogsV1(ctx context.Context, token string, start time.Time, onFile func(name string), fn func(*model.Record) error) (mimecast.SIEMFileResult, error)
 	Logs(ctx context.Context, q mimecast.LogQuery, fn func(*model.Record) error) (mimecast.LogPage, error)
 	ThreatIntel(ctx context.Context, feed model.Stream, start, end time.Time, token string, fn func(*model.Record) error) (string, mimecast.DecodeStats, error)
 	Awareness(ctx context.Context, kind string, fn func(*model.Record) error) (mimecast.DecodeStats, error)
@@ -300,8 +300,11 @@ type streamRun struct {
 	d      *delivery
 	budget int  // files or pages left in this run
 	more   bool // the budget ran out
-	now    time.Time
-	log    *slog.Logger
+	// keepKeys: the identities of the records a time-window stream
+	// delivers are kept (store.Progress.Delivered) for its backfills.
+	keepKeys bool
+	now      time.Time
+	log      *slog.Logger
 }
 
 // runStream collects one stream until it is caught up or its budget is
@@ -343,6 +346,7 @@ func (c *Collector) runStream(ctx context.Context, src source, a model.Account, 
 		return res
 	}
 	s := &streamRun{c: c, acct: a, stream: stream, src: src, d: d, budget: c.maxFiles, now: c.now().UTC(), log: log}
+	_, s.keepKeys = model.BackfillRetention(stream)
 	switch {
 	case stream == model.StreamSIEM && a.APIVersion == model.APIVersion1:
 		res.err = s.siemV1(ctx, data)
@@ -358,6 +362,13 @@ func (c *Collector) runStream(ctx context.Context, src source, a model.Account, 
 		res.err = s.awareness(ctx, data)
 	default:
 		res.err = s.window(ctx, data, s.logsSpec())
+		if s.keepKeys && d.delivered > 0 {
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+			if err := c.store.PruneDelivered(wctx, a.ID, stream, store.MaxDeliveredKeys); err != nil {
+				log.Warn("Cannot prune the delivered-record identities", slog.Any("error", err))
+			}
+			cancel()
+		}
 	}
 	// Only a run that moved on counts as "more to do": a window stream
 	// whose re-read overlap alone exceeds the budget delivers nothing new.

@@ -65,7 +65,7 @@ func (f *fakeSource) Awareness(context.Context, string, func(*model.Record) erro
 	return mimecast.DecodeStats{}, nil
 }
 
-func (f *fakeSource) SIEMLogsV1(context.Context, string, time.Time, func(*model.Record) error) (mimecast.SIEMFileResult, error) {
+func (f *fakeSource) SIEMLogsV1(context.Context, string, time.Time, func(string), func(*model.Record) error) (mimecast.SIEMFileResult, error) {
 	return mimecast.SIEMFileResult{Done: true}, nil
 }
 

@@ -312,8 +312,13 @@ func (f *batchFilter) checkpoint() []byte {
 	return data
 }
 
+// maxV1Files bounds the names of delivered API 1.0 SIEM files kept in the
+// checkpoint: a week of files at several hundred a day.
+const maxV1Files = 5000
+
 // siemV1 collects the API 1.0 SIEM stream (see siemV1Checkpoint): one file
-// per call, each delivered and flushed before its token is committed.
+// per call, each delivered and flushed before its token is committed; then
+// it works on its pending backfill, if any.
 func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 	cp := siemV1Checkpoint{V: checkpointVersion}
 	if err := decodeCheckpoint(data, &cp, &cp.V); err != nil {
@@ -323,36 +328,149 @@ func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 	if cp.Start.IsZero() {
 		cp.Start = s.initialStart(siemRetention)
 	}
+	files := newIDSet(cp.Files)
+	if cp.Partial == nil {
+		cp.Partial = map[string]time.Time{}
+	}
+	checkpoint := func() ([]byte, error) {
+		cp.Files = files.list(maxV1Files)
+		for name := range cp.Partial {
+			if len(cp.Partial) <= maxV1Files {
+				break
+			}
+			// Beyond the bound a backfill may send such a file's records
+			// again; nothing is skipped wrongly.
+			delete(cp.Partial, name)
+		}
+		return encodeCheckpoint(&cp)
+	}
+	regular := &v1Pass{token: &cp.Token, start: cp.Start, files: files, partial: cp.Partial, commit: func(ctx context.Context) error {
+		data, err := checkpoint()
+		if err != nil {
+			return err
+		}
+		return s.commitProgress(ctx, store.Progress{Checkpoint: data})
+	}}
+	done, err := s.siemV1Files(ctx, regular)
+	if err != nil || !done {
+		return err
+	}
+	b, data, err := s.c.store.Backfill(ctx, s.acct.ID, s.stream)
+	if err != nil || b == nil {
+		return err
+	}
+	// The backfill's position is a token chain of its own, from the oldest
+	// file Mimecast keeps (get-siem-logs has no start parameter).
+	pos := siemV1Checkpoint{V: checkpointVersion, Start: b.From}
+	if err := decodeCheckpoint(data, &pos, &pos.V); err != nil {
+		return err
+	}
+	pos.V = checkpointVersion
+	p := &v1Pass{token: &pos.Token, start: pos.Start, files: files, partial: cp.Partial, backfill: b, commit: func(ctx context.Context) error {
+		data, err := checkpoint()
+		if err != nil {
+			return err
+		}
+		bpos, err := encodeCheckpoint(&pos)
+		if err != nil {
+			return err
+		}
+		return s.commitProgress(ctx, store.Progress{Checkpoint: data, Backfill: b, BackfillPosition: bpos})
+	}}
+	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
+	done, err = s.siemV1Files(ctx, p)
+	return s.endBackfill(ctx, b, done, err)
+}
+
+// v1Pass is one walk along an API 1.0 token chain: the regular one or a
+// backfill's. files are the names of the files delivered whole and partial
+// those delivered from a time on (the first file read after the initial
+// lookback's start), shared by both passes: a file Mimecast serves again is
+// read for its token but its records are not sent again.
+type v1Pass struct {
+	token    *string
+	start    time.Time
+	files    *idSet
+	partial  map[string]time.Time
+	backfill *model.Backfill
+	commit   func(ctx context.Context) error
+}
+
+// siemV1Files fetches files until Mimecast has nothing more (true) or the
+// budget is used (false).
+func (s *streamRun) siemV1Files(ctx context.Context, p *v1Pass) (bool, error) {
+	b := p.backfill
 	for s.budget > 0 {
-		res, err := s.src.SIEMLogsV1(ctx, cp.Token, cp.Start, s.d.send)
+		var known, whole bool
+		var cut time.Time // records from cut on were delivered before
+		res, err := s.src.SIEMLogsV1(ctx, *p.token, p.start, func(name string) {
+			known = name != "" && p.files.has(name)
+			cut = p.partial[name]
+			whole = true
+		}, func(r *model.Record) error {
+			switch {
+			case known || (!cut.IsZero() && !r.Time.Before(cut)):
+				if b != nil {
+					b.Skipped++
+				}
+				return nil
+			case b != nil && (r.Time.Before(b.From) || r.Time.After(b.To)):
+				whole = false
+				return nil
+			}
+			if err := s.d.send(r); err != nil {
+				return err
+			}
+			if b != nil {
+				b.Delivered++
+			}
+			return nil
+		})
 		s.d.malformed += int64(res.Stats.Malformed)
 		if errors.Is(err, mimecast.ErrInvalidSIEMToken) {
-			return errInvalidSIEMToken
+			return false, errInvalidSIEMToken
 		}
 		if err != nil {
-			return fmt.Errorf("fetching SIEM file: %w", err)
+			return false, fmt.Errorf("fetching SIEM file: %w", err)
 		}
 		if res.Done && res.FileName == "" && res.Stats == (mimecast.DecodeStats{}) {
 			// The end-of-data reply carries no file. The token is kept:
 			// adopting one from an empty reply gains nothing and could only
 			// skip data.
-			return nil
+			return true, nil
 		}
 		s.budget--
-		if res.NextToken == "" || res.NextToken == cp.Token {
-			if err := s.d.flush(); err != nil {
-				return err
+		if known {
+			s.log.Info("Mimecast served a SIEM file delivered before; its records were not sent again", slog.String("file", res.FileName))
+			if res.NextToken == *p.token {
+				// The file came again with the token it first came with:
+				// asking with that token again moves on.
+				continue
 			}
-			return fmt.Errorf("fetching SIEM file %s: Mimecast sent no new token with it; the file will be fetched again next run", res.FileName)
 		}
-		cp.Token = res.NextToken
-		if err := s.commit(ctx, &cp); err != nil {
-			return err
+		if res.NextToken == "" || res.NextToken == *p.token {
+			if err := s.d.flush(); err != nil {
+				return false, err
+			}
+			return false, fmt.Errorf("fetching SIEM file %s: Mimecast sent no new token with it; the file will be fetched again next run", res.FileName)
+		}
+		switch {
+		case res.FileName == "" || known || !cut.IsZero():
+		case res.Stats.Skipped > 0 && b == nil:
+			// Records before the initial lookback's start were dropped: a
+			// backfill may still send those.
+			p.partial[res.FileName] = p.start
+		case res.Stats.Skipped == 0 && whole:
+			p.files.add(res.FileName)
+		}
+		*p.token = res.NextToken
+		if err := p.commit(ctx); err != nil {
+			return false, err
 		}
 		if res.Done {
-			return nil
+			return true, nil
 		}
 	}
 	s.budgetUsed()
-	return nil
+	return false, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"mimecast-qradar/app/internal/mimecast"
 	"mimecast-qradar/app/internal/model"
+	"mimecast-qradar/app/internal/store"
 )
 
 const (
@@ -76,18 +79,18 @@ func (s *streamRun) window(ctx context.Context, data []byte, spec windowSpec) er
 	for created := false; ; {
 		if cp.Window == nil {
 			if created {
-				return nil
+				return s.windowBackfill(ctx, spec)
 			}
 			end := s.now.Add(-windowSettle)
 			start := s.initialStart(spec.retention)
 			if !cp.End.IsZero() {
 				if !end.After(cp.End) {
-					return nil // nothing new yet
+					return s.windowBackfill(ctx, spec) // nothing new yet
 				}
 				start = cp.End.Add(-windowOverlap)
 			}
 			if !end.After(start) {
-				return nil
+				return s.windowBackfill(ctx, spec)
 			}
 			cp.Window = &windowState{Start: start, End: end}
 			created = true
@@ -115,7 +118,8 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint, spec 
 	// the first one (see windowCheckpoint). A run inside a window takes the
 	// count up from the records of the last second read (edge).
 	copies := copiesIn(w.Edge)
-	edge, edgeTime := slices.Clone(w.Edge), w.EdgeTime
+	edge := newEdge(w)
+	var keys []int64 // identities delivered since the last commit
 	for {
 		if s.budget <= 0 {
 			s.budgetUsed()
@@ -123,12 +127,7 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint, spec 
 		}
 		next, stats, err := spec.fetch(ctx, w, func(r *model.Record) error {
 			id := recordIdentity(r, copies)
-			if !r.Time.Equal(edgeTime) {
-				edge, edgeTime = edge[:0], r.Time
-			}
-			if r.ID == "" {
-				edge = append(edge, id)
-			}
+			edge.add(r, id)
 			// Every record read in the window's last overlap goes to the
 			// tail, delivered now or before: the next window reads it again.
 			if r.Time.IsZero() || !r.Time.Before(tailFrom) {
@@ -143,6 +142,9 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint, spec 
 			if err := s.d.send(r); err != nil {
 				return err
 			}
+			if s.keepKeys {
+				keys = append(keys, int64(hashKey(id)))
+			}
 			if spec.sent != nil {
 				spec.sent(r)
 			}
@@ -150,18 +152,26 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint, spec 
 		})
 		s.d.malformed += int64(stats.Malformed)
 		if err != nil {
-			return false, fmt.Errorf("fetching %s for %s – %s: %w", spec.what,
-				w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), err)
+			return false, windowError(spec, w, err)
 		}
 		s.budget--
 		w.Tail = tail.list(maxSeen)
 		tail.commit()
-		w.Edge, w.EdgeTime = slices.Clone(edge), edgeTime
+		edge.save(w)
+		commit := func() error {
+			data, err := encodeCheckpoint(cp)
+			if err != nil {
+				return err
+			}
+			err = s.commitProgress(ctx, store.Progress{Checkpoint: data, Delivered: keys})
+			keys = nil
+			return err
+		}
 		// The client ends the window on a missing token and on empty data
 		// (some tenants send a `next` that leads to an empty page).
 		if next == "" {
 			cp.End, cp.Seen, cp.Window = w.End, w.Tail, nil
-			if err := s.commit(ctx, cp); err != nil {
+			if err := commit(); err != nil {
 				return false, err
 			}
 			if spec.committed != nil {
@@ -170,11 +180,104 @@ func (s *streamRun) windowPages(ctx context.Context, cp *windowCheckpoint, spec 
 			return true, nil
 		}
 		w.PageToken = next
-		if err := s.commit(ctx, cp); err != nil {
+		if err := commit(); err != nil {
 			return false, err
 		}
 		if spec.committed != nil {
 			spec.committed(ctx)
+		}
+	}
+}
+
+func windowError(spec windowSpec, w *windowState, err error) error {
+	return fmt.Errorf("fetching %s for %s – %s: %w", spec.what, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), err)
+}
+
+// edge tracks the hash identities of the last records read that share the
+// last one's time (windowState.Edge), so a run resuming inside a window
+// numbers identical records on from there (see windowCheckpoint).
+type edge struct {
+	ids  []string
+	time time.Time
+}
+
+func newEdge(w *windowState) *edge { return &edge{ids: slices.Clone(w.Edge), time: w.EdgeTime} }
+
+func (e *edge) add(r *model.Record, id string) {
+	if !r.Time.Equal(e.time) {
+		e.ids, e.time = e.ids[:0], r.Time
+	}
+	if r.ID == "" {
+		e.ids = append(e.ids, id)
+	}
+}
+
+func (e *edge) save(w *windowState) { w.Edge, w.EdgeTime = slices.Clone(e.ids), e.time }
+
+// windowBackfill carries out the stream's pending backfill: the window
+// [From, To] read page by page like a regular window, each record checked
+// against the identities of the records delivered before (store.IsDelivered)
+// and sent only when QRadar never received it. Its position is a
+// windowState (page token and edge), committed after every page with the
+// counts and the new identities.
+func (s *streamRun) windowBackfill(ctx context.Context, spec windowSpec) error {
+	b, data, err := s.c.store.Backfill(ctx, s.acct.ID, s.stream)
+	if err != nil || b == nil {
+		return err
+	}
+	w := windowState{Start: b.From, End: b.To}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &w); err != nil {
+			return fmt.Errorf("reading the re-collection's position: %w", err)
+		}
+	}
+	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
+	copies := copiesIn(w.Edge)
+	edge := newEdge(&w)
+	for {
+		if s.budget <= 0 {
+			s.budgetUsed()
+			return nil
+		}
+		var keys []int64
+		page := map[int64]bool{} // identities sent from this page, not yet in the store
+		next, stats, err := spec.fetch(ctx, &w, func(r *model.Record) error {
+			id := recordIdentity(r, copies)
+			edge.add(r, id)
+			k := int64(hashKey(id))
+			done := page[k]
+			if !done {
+				var err error
+				if done, err = s.c.store.IsDelivered(ctx, s.acct.ID, s.stream, k); err != nil {
+					return err
+				}
+			}
+			if done {
+				b.Skipped++
+				return nil
+			}
+			if err := s.d.send(r); err != nil {
+				return err
+			}
+			b.Delivered++
+			page[k] = true
+			keys = append(keys, k)
+			return nil
+		})
+		s.d.malformed += int64(stats.Malformed)
+		if err != nil {
+			return s.endBackfill(ctx, b, false, windowError(spec, &w, err))
+		}
+		s.budget--
+		edge.save(&w)
+		w.PageToken = next
+		pos, err := json.Marshal(&w)
+		if err != nil {
+			return err
+		}
+		err = s.commitProgress(ctx, store.Progress{Backfill: b, BackfillPosition: pos, Delivered: keys})
+		if err != nil || next == "" {
+			return s.endBackfill(ctx, b, next == "", err)
 		}
 	}
 }

@@ -194,7 +194,7 @@ func TestGolden_SIEMv1SamplesDecodeFromZipMembers(t *testing.T) {
 				e := newEnv(t, model.APIVersion1, nil)
 				serveSIEMv1(e, "MTA_20211018.zip", zipBytes(t, [2]string{member, doc}))
 				fn, got := collector()
-				res, err := e.client.SIEMLogsV1(t.Context(), "tok", time.Time{}, fn)
+				res, err := e.client.SIEMLogsV1(t.Context(), "tok", time.Time{}, nil, fn)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -225,7 +225,7 @@ func TestGolden_SIEMv1KeyValueMatchesJSONRecord(t *testing.T) {
 	e := newEnv(t, model.APIVersion1, nil)
 	serveSIEMv1(e, "receipt_20170526164741000.log", kv)
 	fn, got := collector()
-	if _, err := e.client.SIEMLogsV1(t.Context(), "tok", time.Time{}, fn); err != nil {
+	if _, err := e.client.SIEMLogsV1(t.Context(), "tok", time.Time{}, nil, fn); err != nil {
 		t.Fatal(err)
 	}
 	if len(*got) != 1 {
@@ -384,7 +384,7 @@ func TestGolden_PlainV1SIEMFileEnvelope(t *testing.T) {
 	e := newEnv(t, model.APIVersion1, nil)
 	serveSIEMv1(e, "jrnl_20230501120000000.json", readFile(t, "testdata/responses/v1-siem-file-envelope.json"))
 	fn, got := collector()
-	res, err := e.client.SIEMLogsV1(t.Context(), "", time.Time{}, fn)
+	res, err := e.client.SIEMLogsV1(t.Context(), "", time.Time{}, nil, fn)
 	if err != nil {
 		t.Fatal(err)
 	}

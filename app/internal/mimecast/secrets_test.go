@@ -87,7 +87,7 @@ func TestSecretsNeverAppearInErrorsOrLogs(t *testing.T) {
 	_, err = e1.client.Logs(t.Context(), LogQuery{Stream: model.StreamDLP}, func(*model.Record) error { return nil })
 	errs = append(errs, err)
 	e1.srv.Close()
-	_, err = e1.client.SIEMLogsV1(t.Context(), "", time.Time{}, func(*model.Record) error { return nil })
+	_, err = e1.client.SIEMLogsV1(t.Context(), "", time.Time{}, nil, func(*model.Record) error { return nil })
 	errs = append(errs, err)
 
 	bad := v1Creds("https://eu-api.mimecast.com")

@@ -40,7 +40,11 @@ type SIEMFileResult struct {
 // When Mimecast has nothing new it answers JSON: then Done is true and
 // NextToken is the mc-siem-token header if one came, else token unchanged.
 // A token Mimecast refuses gives ErrInvalidSIEMToken.
-func (c *Client) SIEMLogsV1(ctx context.Context, token string, start time.Time, fn func(*model.Record) error) (SIEMFileResult, error) {
+//
+// onFile, when set, is called with the file's name (Content-Disposition)
+// before its first record: the collector uses it to recognise a file it
+// delivered before.
+func (c *Client) SIEMLogsV1(ctx context.Context, token string, start time.Time, onFile func(name string), fn func(*model.Record) error) (SIEMFileResult, error) {
 	if c.version != model.APIVersion1 {
 		return SIEMFileResult{}, errors.New("fetching SIEM logs: get-siem-logs needs API 1.0")
 	}
@@ -71,6 +75,9 @@ func (c *Client) SIEMLogsV1(ctx context.Context, token string, start time.Time, 
 	where := name
 	if where == "" {
 		where = "get-siem-logs response"
+	}
+	if onFile != nil {
+		onFile(name)
 	}
 	d := c.newDecoder(kindSIEMv1, model.StreamSIEM, v1FileLogType(name), fn, where)
 	d.notBefore = start

@@ -37,7 +37,7 @@ func TestSIEMLogsV1_SendsDocumentedRequest(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Write(readFile(t, "testdata/responses/v1-siem-no-more-logs.json"))
 			})
-			if _, err := e.client.SIEMLogsV1(t.Context(), tc.token, time.Time{}, func(*model.Record) error { return nil }); err != nil {
+			if _, err := e.client.SIEMLogsV1(t.Context(), tc.token, time.Time{}, nil, func(*model.Record) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -55,7 +55,7 @@ func TestSIEMLogsV1_NoMoreDataReply(t *testing.T) {
 				}
 				w.Write(readFile(t, "testdata/responses/v1-siem-no-more-logs.json"))
 			})
-			res, err := e.client.SIEMLogsV1(t.Context(), "tok-saved", time.Time{}, func(*model.Record) error {
+			res, err := e.client.SIEMLogsV1(t.Context(), "tok-saved", time.Time{}, nil, func(*model.Record) error {
 				t.Error("callback called for a no-data reply")
 				return nil
 			})
@@ -83,7 +83,7 @@ func TestSIEMLogsV1_InvalidToken(t *testing.T) {
 				w.WriteHeader(status)
 				w.Write([]byte(fail))
 			})
-			_, err := e.client.SIEMLogsV1(t.Context(), "stale", time.Time{}, func(*model.Record) error { return nil })
+			_, err := e.client.SIEMLogsV1(t.Context(), "stale", time.Time{}, nil, func(*model.Record) error { return nil })
 			if !errors.Is(err, ErrInvalidSIEMToken) {
 				t.Fatalf("err = %v, want ErrInvalidSIEMToken", err)
 			}
@@ -104,7 +104,7 @@ func TestSIEMLogsV1_ZipWithSeveralMembersAndFormats(t *testing.T) {
 	e := newEnv(t, model.APIVersion1, nil)
 	serveSIEMv1(e, "siem.zip", z)
 	fn, got := collector()
-	res, err := e.client.SIEMLogsV1(t.Context(), "t1", time.Time{}, fn)
+	res, err := e.client.SIEMLogsV1(t.Context(), "t1", time.Time{}, nil, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestSIEMLogsV1_PlainKeyValueFile(t *testing.T) {
 	e := newEnv(t, model.APIVersion1, nil)
 	serveSIEMv1(e, "delivery_20211019070640000.log", []byte(strings.Join(lines, "\n")))
 	fn, got := collector()
-	res, err := e.client.SIEMLogsV1(t.Context(), "t", time.Time{}, fn)
+	res, err := e.client.SIEMLogsV1(t.Context(), "t", time.Time{}, nil, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestSIEMLogsV1_StartSkipsOlderRecords(t *testing.T) {
 	serveSIEMv1(e, "delivery_1.zip", zipBytes(t, [2]string{"delivery_1.json", doc}))
 	start := time.Date(2021, 10, 19, 6, 4, 56, 0, time.UTC) // 07:04:56+0100
 	fn, got := collector()
-	res, err := e.client.SIEMLogsV1(t.Context(), "", start, fn)
+	res, err := e.client.SIEMLogsV1(t.Context(), "", start, nil, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestSIEMLogsV1_BadFiles(t *testing.T) {
 				name = "jrnl_1.json"
 			}
 			serveSIEMv1(e, name, tc.body)
-			_, err := e.client.SIEMLogsV1(t.Context(), "t", time.Time{}, func(*model.Record) error { return nil })
+			_, err := e.client.SIEMLogsV1(t.Context(), "t", time.Time{}, nil, func(*model.Record) error { return nil })
 			if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want ErrBadResponse mentioning %q", err, tc.want)
 			}
@@ -236,7 +236,7 @@ func TestSIEMLogsV1_FileWithoutTokenIsRefused(t *testing.T) {
 		w.Header().Set("Content-Disposition", `attachment; filename="jrnl_1.json"`)
 		w.Write(readFile(t, "testdata/responses/v1-siem-file-envelope.json"))
 	})
-	_, err := e.client.SIEMLogsV1(t.Context(), "t", time.Time{}, func(*model.Record) error {
+	_, err := e.client.SIEMLogsV1(t.Context(), "t", time.Time{}, nil, func(*model.Record) error {
 		t.Error("records delivered from a file that cannot be checkpointed")
 		return nil
 	})

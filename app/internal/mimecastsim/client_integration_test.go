@@ -148,7 +148,7 @@ func collectV1(t *testing.T, ctx context.Context, c *mimecast.Client, token stri
 	got := newReceived()
 	var stats mimecast.DecodeStats
 	for range 10000 {
-		res, err := c.SIEMLogsV1(ctx, token, time.Time{}, got.add(model.StreamSIEM))
+		res, err := c.SIEMLogsV1(ctx, token, time.Time{}, nil, got.add(model.StreamSIEM))
 		if err != nil {
 			t.Fatalf("SIEMLogsV1: %v", err)
 		}
@@ -472,7 +472,7 @@ func TestClient_BrokenSIEMFiles(t *testing.T) {
 		e := setup(t)
 		c, _ := e.client(t, acme, model.APIVersion1, nil)
 		e.sim.Inject(mimecastsim.Fault{Kind: mimecastsim.FaultTruncated, Path: "/api/audit/get-siem-logs"})
-		if _, err := c.SIEMLogsV1(ctx, "", time.Time{}, func(*model.Record) error { return nil }); !errors.Is(err, mimecast.ErrBadResponse) {
+		if _, err := c.SIEMLogsV1(ctx, "", time.Time{}, nil, func(*model.Record) error { return nil }); !errors.Is(err, mimecast.ErrBadResponse) {
 			t.Errorf("SIEMLogsV1: %v, want ErrBadResponse", err)
 		}
 	})
@@ -491,7 +491,7 @@ func TestClient_BrokenSIEMFiles(t *testing.T) {
 	t.Run("1.0 invalid token", func(t *testing.T) {
 		e := setup(t)
 		c, _ := e.client(t, acme, model.APIVersion1, nil)
-		if _, err := c.SIEMLogsV1(ctx, "a-token-from-elsewhere", time.Time{}, func(*model.Record) error { return nil }); !errors.Is(err, mimecast.ErrInvalidSIEMToken) {
+		if _, err := c.SIEMLogsV1(ctx, "a-token-from-elsewhere", time.Time{}, nil, func(*model.Record) error { return nil }); !errors.Is(err, mimecast.ErrInvalidSIEMToken) {
 			t.Errorf("SIEMLogsV1: %v, want ErrInvalidSIEMToken", err)
 		}
 	})
