@@ -34,10 +34,14 @@ const checkpointVersion = 1
 // keys of the records delivered (keySet, encoded), so a file Mimecast
 // serves again or a backfill's replay sends nothing twice. It is saved
 // with every position, so it knows exactly the records before it.
+//
+// migration is set from the switch of an API 1.0 account to 2.0 until
+// every type has caught up once (see migration).
 type siemBatchCheckpoint struct {
 	V         int                       `json:"v"`
 	Types     map[string]*siemTypeState `json:"types"`
 	Delivered map[string]string         `json:"delivered,omitempty"`
+	Migration *migration                `json:"migration,omitempty"`
 }
 
 type siemTypeState struct {
@@ -62,13 +66,17 @@ type siemTypeState struct {
 // maxV1Files), so a file Mimecast serves again, or meets again in a
 // backfill, is not sent twice; partial names the files whose records were
 // delivered from a time on only (those read while start dropped older
-// ones), so a backfill sends just the records before it.
+// ones), so a backfill sends just the records before it. newest and tail
+// are the crossTail: per log type the newest record delivered and the
+// crossKeys of the records shortly before it, for a switch to API 2.0.
 type siemV1Checkpoint struct {
 	V       int                  `json:"v"`
 	Token   string               `json:"token"`
 	Start   time.Time            `json:"start,omitzero"`
 	Files   []string             `json:"files,omitempty"`
 	Partial map[string]time.Time `json:"partial,omitempty"`
+	Newest  map[string]time.Time `json:"newest,omitempty"`
+	Tail    map[string]string    `json:"tail,omitempty"`
 }
 
 // windowCheckpoint is the position of a time-window stream (audit, TTP, DLP,

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,11 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) 
 	if cp.Types == nil {
 		cp.Types = map[string]*siemTypeState{}
 	}
+	if len(cp.Types) == 0 && cp.Migration == nil {
+		if err := s.migrateFromV1(ctx, data, bs, &cp); err != nil {
+			return err
+		}
+	}
 	f, err := newBatchFilter(&cp)
 	if err != nil {
 		return err
@@ -71,7 +77,41 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) 
 	if err != nil || !done {
 		return err
 	}
+	if cp.Migration != nil {
+		s.log.Info("Switch from API 1.0 complete: every log type caught up")
+		cp.Migration = nil
+		if err := regular.commit(ctx); err != nil {
+			return err
+		}
+	}
 	return s.batchBackfill(ctx, bs, f)
+}
+
+// migrateFromV1 maps the position of an API 1.0 SIEM checkpoint found in
+// data to cp (see migration): each type starts on the day of its overlap.
+func (s *streamRun) migrateFromV1(ctx context.Context, data []byte, bs batchStream, cp *siemBatchCheckpoint) error {
+	if bs.what != cgBatch.what {
+		return nil
+	}
+	st, err := s.c.store.StreamState(ctx, s.acct.ID, s.stream)
+	if err != nil {
+		return err
+	}
+	var newest time.Time
+	if st.NewestEvent != nil {
+		newest = *st.NewestEvent
+	}
+	m, ok := migrationFromV1(data, newest)
+	if !ok {
+		return nil
+	}
+	for _, t := range bs.types {
+		cp.Types[t] = &siemTypeState{Start: m.After[t].UTC().Format(time.DateOnly)}
+	}
+	cp.Migration = m
+	s.log.Info("The account moved from API 1.0 to 2.0: continuing from the last position delivered through 1.0",
+		slog.Duration("overlap", migrationOverlap))
+	return nil
 }
 
 // batchPass is one walk over a batch stream's types: the regular catch-up
@@ -191,8 +231,12 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 // the others are sent and remembered. A backfill only sends records of
 // its period.
 func (s *streamRun) batchSender(p *batchPass) func(*model.Record) error {
+	m := p.filter.cp.Migration
 	return func(r *model.Record) error {
 		if b := p.backfill; b != nil && (r.Time.Before(b.From) || r.Time.After(b.To)) {
+			return nil
+		}
+		if m != nil && p.backfill == nil && m.skip(r) {
 			return nil
 		}
 		k, ok := recordKey(r)
@@ -300,6 +344,9 @@ func (f *batchFilter) set(lt string) *keySet {
 
 // checkpoint encodes the regular checkpoint with the current sets.
 func (f *batchFilter) checkpoint() []byte {
+	if f.cp.Migration != nil {
+		f.cp.Migration.save()
+	}
 	if f.cp.Delivered == nil {
 		f.cp.Delivered = map[string]string{}
 	}
@@ -325,15 +372,22 @@ func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 		return err
 	}
 	cp.V = checkpointVersion
+	if cp.Token == "" && len(cp.Files) == 0 && cp.Start.IsZero() {
+		if err := s.migrateFromV2(ctx, data, &cp); err != nil {
+			return err
+		}
+	}
 	if cp.Start.IsZero() {
 		cp.Start = s.initialStart(siemRetention)
 	}
 	files := newIDSet(cp.Files)
+	tail := newCrossTail(cp.Newest, cp.Tail)
 	if cp.Partial == nil {
 		cp.Partial = map[string]time.Time{}
 	}
 	checkpoint := func() ([]byte, error) {
 		cp.Files = files.list(maxV1Files)
+		cp.Newest, cp.Tail = tail.newest, tail.encode()
 		for name := range cp.Partial {
 			if len(cp.Partial) <= maxV1Files {
 				break
@@ -344,7 +398,7 @@ func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 		}
 		return encodeCheckpoint(&cp)
 	}
-	regular := &v1Pass{token: &cp.Token, start: cp.Start, files: files, partial: cp.Partial, commit: func(ctx context.Context) error {
+	regular := &v1Pass{token: &cp.Token, start: cp.Start, files: files, partial: cp.Partial, tail: tail, commit: func(ctx context.Context) error {
 		data, err := checkpoint()
 		if err != nil {
 			return err
@@ -392,6 +446,7 @@ type v1Pass struct {
 	start    time.Time
 	files    *idSet
 	partial  map[string]time.Time
+	tail     *crossTail // the regular pass's, for a switch to 2.0
 	backfill *model.Backfill
 	commit   func(ctx context.Context) error
 }
@@ -423,6 +478,9 @@ func (s *streamRun) siemV1Files(ctx context.Context, p *v1Pass) (bool, error) {
 			}
 			if b != nil {
 				b.Delivered++
+			}
+			if p.tail != nil {
+				p.tail.add(r)
 			}
 			return nil
 		})
@@ -473,4 +531,23 @@ func (s *streamRun) siemV1Files(ctx context.Context, p *v1Pass) (bool, error) {
 	}
 	s.budgetUsed()
 	return false, nil
+}
+
+// migrateFromV2 starts an account moved back from API 2.0 to 1.0 (a
+// rollback) at its newest delivered record less migrationOverlap: 1.0
+// reads from its oldest file and drops older records. 2.0 keeps no
+// crossKeys, so the overlap's records may be delivered twice.
+func (s *streamRun) migrateFromV2(ctx context.Context, data []byte, cp *siemV1Checkpoint) error {
+	var v2 siemBatchCheckpoint
+	if len(data) == 0 || json.Unmarshal(data, &v2) != nil || len(v2.Types) == 0 {
+		return nil
+	}
+	st, err := s.c.store.StreamState(ctx, s.acct.ID, s.stream)
+	if err != nil || st.NewestEvent == nil {
+		return err
+	}
+	cp.Start = st.NewestEvent.Add(-migrationOverlap)
+	s.log.Info("The account moved from API 2.0 to 1.0: continuing from the last record delivered through 2.0",
+		slog.Duration("overlap", migrationOverlap))
+	return nil
 }
