@@ -30,17 +30,15 @@ const checkpointVersion = 1
 // start and re-send the whole backlog. start is kept because the first page
 // (cursor "") is only the same page again with the same start date.
 //
-// delivered is the duplicate filter (batchFilter): per record log type, the
-// keys of the records delivered (keySet, encoded), so a file Mimecast
-// serves again or a backfill's replay sends nothing twice. It is saved
-// with every position, so it knows exactly the records before it.
+// The duplicate filter (batchFilter) is saved beside the checkpoint, in
+// the same transaction (store.Progress.Sets), so it knows exactly the
+// records before the position.
 //
 // migration is set from the switch of an API 1.0 account to 2.0 until
 // every type has caught up once (see migration).
 type siemBatchCheckpoint struct {
 	V         int                       `json:"v"`
 	Types     map[string]*siemTypeState `json:"types"`
-	Delivered map[string]string         `json:"delivered,omitempty"`
 	Migration *migration                `json:"migration,omitempty"`
 }
 

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -21,10 +20,11 @@ const maxKeyIntervals = 10000
 
 // keySet is an exact set of 64-bit record keys kept as sorted, disjoint,
 // non-adjacent closed intervals. It is the batch streams' duplicate
-// filter: saved in the checkpoint with the position it belongs to, so it
-// survives restarts, and consulted for every record before it is sent.
+// filter: saved with the position it belongs to (store.Progress.Sets), so
+// it survives restarts, and consulted for every record before it is sent.
 type keySet struct {
-	iv []interval
+	iv    []interval
+	dirty bool // changed since last encoded
 }
 
 type interval struct{ lo, hi uint64 }
@@ -54,6 +54,7 @@ func (s *keySet) add(k uint64) {
 	if i < len(s.iv) && s.iv[i].lo <= k {
 		return
 	}
+	s.dirty = true
 	joinPrev := i > 0 && s.iv[i-1].hi+1 == k
 	joinNext := i < len(s.iv) && k+1 == s.iv[i].lo
 	switch {
@@ -73,11 +74,9 @@ func (s *keySet) add(k uint64) {
 }
 
 // encode writes the set compactly: each interval as the uvarint gap from
-// the previous one's end and its length, base64 for the JSON checkpoint.
-func (s *keySet) encode() string {
-	if len(s.iv) == 0 {
-		return ""
-	}
+// the previous one's end and its length.
+func (s *keySet) encode() []byte {
+	s.dirty = false
 	b := make([]byte, 0, len(s.iv)*6)
 	var prev uint64
 	for _, v := range s.iv {
@@ -85,20 +84,13 @@ func (s *keySet) encode() string {
 		b = binary.AppendUvarint(b, v.hi-v.lo)
 		prev = v.hi
 	}
-	return base64.RawStdEncoding.EncodeToString(b)
+	return b
 }
 
-var errBadKeySet = errors.New("reading checkpoint: malformed delivered-record set")
+var errBadKeySet = errors.New("reading the duplicate filter: malformed delivered-record set")
 
-func decodeKeySet(s string) (*keySet, error) {
+func decodeKeySet(b []byte) (*keySet, error) {
 	ks := &keySet{}
-	if s == "" {
-		return ks, nil
-	}
-	b, err := base64.RawStdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, errBadKeySet
-	}
 	var prev uint64
 	for len(b) > 0 {
 		gap, n := binary.Uvarint(b)

@@ -69,9 +69,9 @@ func TestKeySet_BoundDropsTheLowestKeys(t *testing.T) {
 }
 
 func TestDecodeKeySet_RefusesMalformedData(t *testing.T) {
-	for _, s := range []string{"!!", "AQ", "/////////////w"} {
-		if _, err := decodeKeySet(s); err == nil {
-			t.Errorf("decodeKeySet(%q) accepted", s)
+	for _, b := range [][]byte{{0x01}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, {0x05, 0x00, 0x01, 0x00}} {
+		if _, err := decodeKeySet(b); err == nil {
+			t.Errorf("decodeKeySet(%x) accepted", b)
 		}
 	}
 }

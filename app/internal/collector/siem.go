@@ -66,12 +66,13 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) 
 			return err
 		}
 	}
-	f, err := newBatchFilter(&cp)
+	f, err := s.newBatchFilter(ctx, &cp)
 	if err != nil {
 		return err
 	}
 	regular := &batchPass{pos: &cp, filter: f, commit: func(ctx context.Context) error {
-		return s.commitProgress(ctx, store.Progress{Checkpoint: f.checkpoint()})
+		data, sets := f.progress()
+		return s.commitProgress(ctx, store.Progress{Checkpoint: data, Sets: sets})
 	}}
 	done, err := s.batchTypes(ctx, bs, regular, s.initialStart(siemRetention))
 	if err != nil || !done {
@@ -232,6 +233,8 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 // its period.
 func (s *streamRun) batchSender(p *batchPass) func(*model.Record) error {
 	m := p.filter.cp.Migration
+	var lastType string // a file holds one log type: look its set up once
+	var set *keySet
 	return func(r *model.Record) error {
 		if b := p.backfill; b != nil && (r.Time.Before(b.From) || r.Time.After(b.To)) {
 			return nil
@@ -240,9 +243,10 @@ func (s *streamRun) batchSender(p *batchPass) func(*model.Record) error {
 			return nil
 		}
 		k, ok := recordKey(r)
-		var set *keySet
 		if ok {
-			set = p.filter.set(r.LogType)
+			if set == nil || r.LogType != lastType {
+				lastType, set = r.LogType, p.filter.set(r.LogType)
+			}
 			if set.has(k) {
 				if p.backfill != nil {
 					p.backfill.Skipped++
@@ -285,7 +289,8 @@ func (s *streamRun) batchBackfill(ctx context.Context, bs batchStream, f *batchF
 		if err != nil {
 			return err
 		}
-		return s.commitProgress(ctx, store.Progress{Checkpoint: f.checkpoint(), Backfill: b, BackfillPosition: data})
+		cpData, sets := f.progress()
+		return s.commitProgress(ctx, store.Progress{Checkpoint: cpData, Sets: sets, Backfill: b, BackfillPosition: data})
 	}}
 	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
 	done, err := s.batchTypes(ctx, bs, p, b.From)
@@ -313,16 +318,21 @@ func (s *streamRun) endBackfill(ctx context.Context, b *model.Backfill, done boo
 }
 
 // batchFilter is a batch stream's duplicate filter: one keySet per log
-// type, saved in the regular checkpoint (siemBatchCheckpoint.Delivered).
+// type, stored beside the checkpoint (store.DedupSets); a commit writes
+// the sets that changed since the previous one.
 type batchFilter struct {
 	cp   *siemBatchCheckpoint
 	sets map[string]*keySet
 }
 
-func newBatchFilter(cp *siemBatchCheckpoint) (*batchFilter, error) {
+func (s *streamRun) newBatchFilter(ctx context.Context, cp *siemBatchCheckpoint) (*batchFilter, error) {
+	stored, err := s.c.store.DedupSets(ctx, s.acct.ID, s.stream)
+	if err != nil {
+		return nil, err
+	}
 	f := &batchFilter{cp: cp, sets: map[string]*keySet{}}
-	for t, enc := range cp.Delivered {
-		ks, err := decodeKeySet(enc)
+	for t, data := range stored {
+		ks, err := decodeKeySet(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
@@ -332,7 +342,7 @@ func newBatchFilter(cp *siemBatchCheckpoint) (*batchFilter, error) {
 }
 
 // set returns the keys of log type lt (the record's, which for Cloud
-// Integrated is ci_<type>: its sets are keyed by that name too).
+// Integrated is ci_<type>).
 func (f *batchFilter) set(lt string) *keySet {
 	ks := f.sets[lt]
 	if ks == nil {
@@ -342,21 +352,20 @@ func (f *batchFilter) set(lt string) *keySet {
 	return ks
 }
 
-// checkpoint encodes the regular checkpoint with the current sets.
-func (f *batchFilter) checkpoint() []byte {
+// progress encodes the regular checkpoint and the sets changed since the
+// last call.
+func (f *batchFilter) progress() ([]byte, map[string][]byte) {
 	if f.cp.Migration != nil {
 		f.cp.Migration.save()
 	}
-	if f.cp.Delivered == nil {
-		f.cp.Delivered = map[string]string{}
-	}
+	data, _ := encodeCheckpoint(f.cp) // plain structs: cannot fail
+	sets := map[string][]byte{}
 	for lt, ks := range f.sets {
-		if enc := ks.encode(); enc != "" {
-			f.cp.Delivered[lt] = enc
+		if ks.dirty {
+			sets[lt] = ks.encode()
 		}
 	}
-	data, _ := encodeCheckpoint(f.cp) // plain structs: cannot fail
-	return data
+	return data, sets
 }
 
 // maxV1Files bounds the names of delivered API 1.0 SIEM files kept in the

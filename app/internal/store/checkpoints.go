@@ -37,11 +37,20 @@ func (s *Store) SaveCheckpoint(ctx context.Context, accountID int64, stream mode
 	return nil
 }
 
-// DeleteCheckpoint forgets the checkpoint of (account, stream), so the next
-// run starts from the account's initial lookback.
+// DeleteCheckpoint forgets the checkpoint of (account, stream) and what it
+// knows of the records delivered, so the next run starts from the
+// account's initial lookback as if new.
 func (s *Store) DeleteCheckpoint(ctx context.Context, accountID int64, stream model.Stream) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM checkpoints WHERE account_id = ? AND stream = ?`,
-		accountID, string(stream)); err != nil {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, table := range []string{"checkpoints", "dedup_sets", "delivered"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE account_id = ? AND stream = ?`,
+				accountID, string(stream)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("deleting checkpoint %d/%s: %w", accountID, stream, err)
 	}
 	return nil

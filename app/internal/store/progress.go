@@ -30,6 +30,8 @@ type Progress struct {
 	Backfill         *model.Backfill
 	BackfillPosition []byte
 	Delivered        []int64
+	// Sets are named duplicate-filter sets replacing the stored ones.
+	Sets map[string][]byte
 }
 
 // Commit saves p for (account, stream) in one transaction. When p.Backfill
@@ -59,6 +61,13 @@ func (s *Store) Commit(ctx context.Context, accountID int64, stream model.Stream
 				}
 			}
 		}
+		for name, data := range p.Sets {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO dedup_sets (account_id, stream, name, data) VALUES (?, ?, ?, ?)
+				ON CONFLICT (account_id, stream, name) DO UPDATE SET data = excluded.data`,
+				accountID, string(stream), name, data); err != nil {
+				return err
+			}
+		}
 		if p.Backfill != nil {
 			res, err := tx.ExecContext(ctx, `UPDATE backfills SET delivered = ?, skipped = ?, position = ?
 				WHERE account_id = ? AND stream = ? AND requested = ?`,
@@ -81,6 +90,29 @@ func (s *Store) Commit(ctx context.Context, accountID int64, stream model.Stream
 		return ErrBackfillGone
 	}
 	return nil
+}
+
+// DedupSets returns the duplicate-filter sets of (account, stream) by name.
+func (s *Store) DedupSets(ctx context.Context, accountID int64, stream model.Stream) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, data FROM dedup_sets WHERE account_id = ? AND stream = ?`,
+		accountID, string(stream))
+	if err != nil {
+		return nil, fmt.Errorf("reading duplicate filter %d/%s: %w", accountID, stream, err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name string
+		var data []byte
+		if err := rows.Scan(&name, &data); err != nil {
+			return nil, fmt.Errorf("reading duplicate filter %d/%s: %w", accountID, stream, err)
+		}
+		out[name] = data
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading duplicate filter %d/%s: %w", accountID, stream, err)
+	}
+	return out, nil
 }
 
 // IsDelivered reports whether a record with identity key was delivered for

@@ -16,8 +16,17 @@ func TestStore_CommitSavesCheckpointAndDeliveredTogether(t *testing.T) {
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, a.ID, model.StreamAudit, Progress{Checkpoint: []byte(`{"v":1}`), Delivered: []int64{1, -7, 1 << 62}}); err != nil {
+	if err := s.Commit(ctx, a.ID, model.StreamAudit, Progress{Checkpoint: []byte(`{"v":1}`), Delivered: []int64{1, -7, 1 << 62},
+		Sets: map[string][]byte{"receipt": {1, 2}, "av": {3}}}); err != nil {
 		t.Fatal(err)
+	}
+	// A later commit replaces only the sets it names.
+	if err := s.Commit(ctx, a.ID, model.StreamAudit, Progress{Sets: map[string][]byte{"av": {4, 5}}}); err != nil {
+		t.Fatal(err)
+	}
+	if sets, err := s.DedupSets(ctx, a.ID, model.StreamAudit); err != nil || len(sets) != 2 ||
+		string(sets["receipt"]) != "\x01\x02" || string(sets["av"]) != "\x04\x05" {
+		t.Fatalf("dedup sets = %v, %v", sets, err)
 	}
 	if cp, _ := s.Checkpoint(ctx, a.ID, model.StreamAudit); string(cp) != `{"v":1}` {
 		t.Fatalf("checkpoint = %s", cp)
@@ -37,6 +46,14 @@ func TestStore_CommitSavesCheckpointAndDeliveredTogether(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("IsDelivered(%s, %d) = %v, %v; want %v", tc.stream, tc.key, got, err, tc.want)
 		}
+	}
+	// Deleting the checkpoint forgets what the stream delivered too.
+	if err := s.DeleteCheckpoint(ctx, a.ID, model.StreamAudit); err != nil {
+		t.Fatal(err)
+	}
+	sets, _ := s.DedupSets(ctx, a.ID, model.StreamAudit)
+	if ok, _ := s.IsDelivered(ctx, a.ID, model.StreamAudit, 1); ok || len(sets) != 0 {
+		t.Fatalf("after DeleteCheckpoint: delivered %v, sets %v", ok, sets)
 	}
 }
 
