@@ -179,8 +179,10 @@
     name: cb.value,
     label: $('label[for="' + cb.id + '"]').textContent.trim(),
     isDefault: cb.hasAttribute("data-default"),
+    backfillDays: Number(cb.dataset.backfillDays || 0), // 0: cannot be re-collected
   }));
   const streamLabel = (name) => (STREAMS.find((s) => s.name === name) || { label: name }).label;
+  const backfillDays = (name) => (STREAMS.find((s) => s.name === name) || { backfillDays: 0 }).backfillDays;
   function streamColor(name) {
     const i = STREAMS.findIndex((s) => s.name === name);
     const p = PALETTE[theme()];
@@ -465,10 +467,10 @@
     refs.notices.replaceChildren(...notices);
 
     refs.caption.textContent = "Streams of " + a.name;
-    const rows = a.streams.map((name) => {
+    const rows = a.streams.flatMap((name) => {
       const s = byStream.get(name) || { stream: name, state: a.enabled ? "idle" : "disabled" };
-      return el("tr", {},
-        el("td", {}, streamLabel(name)),
+      const row = el("tr", {},
+        el("td", { id: streamCellId(a.id, name) }, streamLabel(name), recollectButton(a, s)),
         el("td", {}, streamStateTag(s)),
         timeCell(s.last_success, "never"),
         lagCell(s),
@@ -477,9 +479,17 @@
           s.last_run_ended ? fmtNum(s.events_last_run) : "–"),
         s.state === "disabled" || !a.enabled ? el("td", {}, "–") : timeCell(s.next_run, "not scheduled"),
         errorCell(a, s));
+      return s.backfill ? [row, backfillRow(a, s)] : [row];
     });
     if (rows.length === 0) rows.push(el("tr", { class: "empty-row" }, el("td", { colspan: 8 }, "No streams selected.")));
+    // The rows are redrawn at every poll: a focused button in them gets
+    // the focus back in its new row.
+    const focused = refs.tbody.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     refs.tbody.replaceChildren(...rows);
+    if (focused) {
+      const again = refs.tbody.querySelector('[data-action="' + focused + '"]');
+      if (again) again.focus();
+    }
     drawChart(refs, state.runs.get(a.id));
   }
 
@@ -644,6 +654,156 @@
       toast("error", "Position not reset:", e.message);
     }
     await refresh();
+  }
+
+  // ---- Re-collecting a period (backfill) -------------------------------------
+
+  const streamCellId = (id, stream) => "account-" + id + "-stream-" + stream;
+
+  const describedBy = (a, stream) => streamCellId(a.id, stream) + " account-" + a.id + "-name";
+
+  // recollectButton offers to re-collect a stream that keeps a history and
+  // has no re-collection pending.
+  function recollectButton(a, s) {
+    if (!backfillDays(s.stream) || s.backfill) return null;
+    const btn = el("button", { type: "button", class: "btn btn-ghost btn-inline", "data-action": "backfill-" + s.stream,
+      "aria-describedby": describedBy(a, s.stream) }, "Re-collect…");
+    btn.addEventListener("click", () => openBackfill(a, s.stream));
+    return btn;
+  }
+
+  // backfillRow shows, under the stream's row, its pending re-collection:
+  // the period, the progress and a Cancel button.
+  function backfillRow(a, s) {
+    const b = s.backfill;
+    const cancel = el("button", { type: "button", class: "btn btn-danger-ghost btn-sm", "data-action": "cancel-backfill-" + s.stream,
+      "aria-describedby": describedBy(a, s.stream) }, "Cancel");
+    cancel.addEventListener("click", () => cancelBackfill(a, s.stream));
+    return el("tr", { class: "backfill-row" }, el("td", { colspan: 8 }, el("div", {},
+      el("span", { class: "backfill-progress" }, el("span", { class: "sr-only" }, streamLabel(s.stream) + ": "),
+        "Re-collecting " + fmtShort(new Date(b.from)) + " → " + fmtShort(new Date(b.to)) + ": " +
+        fmtNum(b.delivered) + " sent, " + fmtNum(b.skipped) + " already in QRadar"),
+      cancel)));
+  }
+
+  const fmtShort = (d) => d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+  // A datetime-local input holds local time without a zone, "2026-11-20T09:00".
+  function localInput(d) {
+    const p = (n) => String(n).padStart(2, "0");
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+  // utcTime turns an input's local time into RFC 3339 UTC; null when empty.
+  const utcTime = (v) => (v ? new Date(v).toISOString().replace(/\.\d{3}Z$/, "Z") : null);
+
+  const backfillDialog = $("#backfill-dialog");
+  const backfillForm = $("#backfill-form");
+  let backfillTarget = null; // { account, stream } while the dialog is open
+
+  function clearBackfillErrors() {
+    $("#backfill-error").hidden = true;
+    for (const e of $$(".form-requirement", backfillForm)) e.remove();
+    for (const i of [$("#bf-from"), $("#bf-to")]) {
+      i.removeAttribute("aria-invalid");
+      i.setAttribute("aria-describedby", "bf-window");
+    }
+  }
+
+  // showBackfillErrors puts each time's problem under its input and the
+  // rest (the stream, a conflict, the collector's refusal) above them.
+  function showBackfillErrors(e) {
+    const inputs = { from: $("#bf-from"), to: $("#bf-to") };
+    const sentence = (t) => t.charAt(0).toUpperCase() + t.slice(1) + ".";
+    const other = [];
+    let first = null;
+    for (const [name, problem] of Object.entries(e.fields)) {
+      const input = inputs[name];
+      if (!input) { other.push(sentence(problem)); continue; }
+      const msg = el("p", { class: "form-requirement", id: input.id + "-error" }, sentence(problem));
+      input.after(msg);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "bf-window " + msg.id);
+      if (!first) first = input;
+    }
+    if (other.length || !first) {
+      const box = $("#backfill-error");
+      box.textContent = other.length ? other.join(" ") : e.message;
+      box.hidden = false;
+    }
+    if (first) first.focus();
+  }
+
+  function openBackfill(a, stream) {
+    const days = backfillDays(stream);
+    const now = new Date();
+    const horizon = new Date(now.getTime() - days * 86400e3);
+    backfillTarget = { account: a, stream };
+    backfillDialog.returnValue = "";
+    clearBackfillErrors();
+    const from = $("#bf-from"), to = $("#bf-to");
+    for (const i of [from, to]) {
+      i.min = localInput(horizon);
+      i.max = localInput(now);
+    }
+    from.value = localInput(new Date(Math.max(horizon.getTime(), now.getTime() - 86400e3)));
+    to.value = localInput(now);
+    $("#backfill-title").textContent = "Re-collect " + streamLabel(stream) + " for “" + a.name + "”";
+    $("#bf-window").textContent = "Times are in your time zone (" + Intl.DateTimeFormat().resolvedOptions().timeZone + "). Mimecast keeps this stream's data " +
+      days + " days: from " + fmtShort(horizon) + " until now.";
+    backfillDialog.showModal();
+    from.focus();
+  }
+
+  backfillForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const { account, stream } = backfillTarget;
+    const submit = $("#bf-submit");
+    submit.disabled = true;
+    clearBackfillErrors();
+    try {
+      await api("POST", "api/accounts/" + account.id + "/streams/" + encodeURIComponent(stream) + "/backfill",
+        { from: utcTime($("#bf-from").value), to: utcTime($("#bf-to").value) });
+      backfillDialog.close("sent");
+      toast("success", "Re-collection requested.", streamLabel(stream) + " of “" + account.name + "”: the next runs send what QRadar is missing.");
+      await refresh();
+      focusAction(account.id, "cancel-backfill-" + stream);
+    } catch (e) {
+      showBackfillErrors(e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  for (const b of $$("[data-close]", backfillDialog)) b.addEventListener("click", () => backfillDialog.close());
+  // Closed without a request (Cancel, Escape): back to the button that
+  // opened it, which the polls may have redrawn.
+  backfillDialog.addEventListener("close", () => {
+    if (backfillTarget && backfillDialog.returnValue !== "sent") focusAction(backfillTarget.account.id, "backfill-" + backfillTarget.stream);
+  });
+
+  async function cancelBackfill(a, stream) {
+    const yes = await confirmDialog({
+      label: "Cancel re-collection",
+      title: "Stop re-collecting " + streamLabel(stream) + " for “" + a.name + "”?",
+      body: "The records sent so far stay in QRadar; the rest of the period is not collected again.",
+      ok: "Stop re-collection",
+      danger: true,
+    });
+    if (!yes) return;
+    try {
+      await api("DELETE", "api/accounts/" + a.id + "/streams/" + encodeURIComponent(stream) + "/backfill");
+      toast("success", "Re-collection cancelled.", streamLabel(stream) + " of “" + a.name + "”.");
+    } catch (e) {
+      toast("error", "Re-collection not cancelled:", e.message);
+    }
+    await refresh();
+    focusAction(a.id, "backfill-" + stream);
+  }
+
+  // focusAction focuses the account card's control for act or, when there
+  // is none, its Collect now button.
+  function focusAction(id, act) {
+    const refs = state.cards.get(id);
+    if (refs) (refs.card.querySelector('[data-action="' + act + '"]') || refs.collectBtn).focus();
   }
 
   async function collectNow(id, refs) {
@@ -1356,6 +1516,8 @@
     account_disable: "Account disabled",
     account_delete: "Account deleted",
     collect_now: "Collection started",
+    stream_backfill_requested: "Re-collection requested",
+    stream_backfill_cancelled: "Re-collection cancelled",
     settings_update: "Settings changed",
     config_export: "Configuration exported",
     config_import: "Configuration imported",

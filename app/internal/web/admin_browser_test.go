@@ -16,10 +16,11 @@ import (
 )
 
 // rowsOf returns "stream label=behind cell text/tag class" for each stream
-// row of an account's card.
+// row of an account's card (the label is the first cell's text, before its
+// Re-collect… button).
 func rowsOf(b *browser, id int64) string {
 	return eval[string](b, cardJS(id)+`.querySelector('tbody') ? [...`+cardJS(id)+`.querySelectorAll('tbody tr')].map(r =>
-		r.cells[0].textContent + '=' + r.cells[3].textContent + '/' + ((r.cells[3].querySelector('.tag') || {}).className || '')).join('|') : ''`)
+		r.cells[0].firstChild.textContent + '=' + r.cells[3].textContent + '/' + ((r.cells[3].querySelector('.tag') || {}).className || '')).join('|') : ''`)
 }
 
 func TestPanel_InBrowser_LagAdministrationAndAudit(t *testing.T) {

@@ -28,6 +28,8 @@ const (
 	auditAccountDelete  = "account_delete"
 	auditCollectNow     = "collect_now"
 	auditStreamReset    = "stream_position_reset"
+	auditBackfill       = "stream_backfill_requested"
+	auditBackfillCancel = "stream_backfill_cancelled"
 	auditSettings       = "settings_update"
 	auditConfigExport   = "config_export"
 	auditConfigImport   = "config_import"
@@ -271,7 +273,8 @@ func succeeded(ww middleware.WrapResponseWriter) bool {
 // auditAccount records a successful account change made by the handler it
 // wraps: the account before (from the {id} in the path) and after are
 // compared, so the details name each field changed and never a secret's
-// value.
+// value. A re-collection's details name the stream and the period pending
+// after the request, or, for a cancellation, before it.
 func (s *Server) auditAccount(action string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -279,6 +282,11 @@ func (s *Server) auditAccount(action string) func(http.Handler) http.Handler {
 			var before *model.Account
 			if id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64); err == nil {
 				before, _ = s.store.Account(ctx, id) // a missing account is the handler's 404
+			}
+			stream := model.Stream(chi.URLParam(r, "stream"))
+			var cancelled *model.Backfill
+			if action == auditBackfillCancel && before != nil {
+				cancelled = s.pendingBackfill(ctx, before.ID, stream)
 			}
 			var body *bytes.Buffer
 			if action == auditAccountCreate {
@@ -314,6 +322,14 @@ func (s *Server) auditAccount(action string) func(http.Handler) http.Handler {
 					act = auditAccountDisable
 				}
 				s.record(r, act, after.Name, accountChanges(before, after))
+			case auditBackfill:
+				if before != nil {
+					s.record(r, action, before.Name, backfillDetails(before.ID, stream, s.pendingBackfill(ctx, before.ID, stream)))
+				}
+			case auditBackfillCancel:
+				if before != nil {
+					s.record(r, action, before.Name, backfillDetails(before.ID, stream, cancelled))
+				}
 			default:
 				if before != nil {
 					s.record(r, action, before.Name, map[string]string{"account_id": strconv.FormatInt(before.ID, 10)})
@@ -321,6 +337,17 @@ func (s *Server) auditAccount(action string) func(http.Handler) http.Handler {
 			}
 		})
 	}
+}
+
+// backfillDetails describes a re-collection of stream of account id: the
+// period b when known.
+func backfillDetails(id int64, stream model.Stream, b *model.Backfill) map[string]string {
+	d := map[string]string{"account_id": strconv.FormatInt(id, 10), "stream": string(stream)}
+	if b != nil {
+		d["from"] = b.From.UTC().Format(time.RFC3339)
+		d["to"] = b.To.UTC().Format(time.RFC3339)
+	}
+	return d
 }
 
 // accountFields are an account's non-secret settings as audit details.

@@ -42,6 +42,24 @@ type fakeCollector struct {
 	events   int64
 	testFunc func(model.Account) model.TestResult
 	wg       sync.WaitGroup
+	// backfills are the pending re-collections, reported in Status;
+	// backfillCalls and cancels record the requests; backfillErr, when
+	// set, is Backfill's answer.
+	backfills     map[backfillKey]model.Backfill
+	backfillCalls []backfillCall
+	cancels       []backfillKey
+	backfillErr   error
+}
+
+type backfillKey struct {
+	id     int64
+	stream model.Stream
+}
+
+type backfillCall struct {
+	id       int64
+	stream   model.Stream
+	from, to time.Time
 }
 
 type savedCall struct {
@@ -50,7 +68,7 @@ type savedCall struct {
 }
 
 func newFakeCollector(st *store.Store) *fakeCollector {
-	return &fakeCollector{store: st, running: map[int64]bool{}, events: 1234}
+	return &fakeCollector{store: st, running: map[int64]bool{}, events: 1234, backfills: map[backfillKey]model.Backfill{}}
 }
 
 func (f *fakeCollector) AccountSaved(ctx context.Context, id int64, created bool) {
@@ -137,6 +155,9 @@ func (f *fakeCollector) Status(ctx context.Context) (model.Status, error) {
 				next := time.Now().Add(15 * time.Minute).Truncate(time.Minute).In(time.FixedZone("X", 3600))
 				ss.NextRun = &next
 			}
+			if b, ok := f.backfills[backfillKey{a.ID, s}]; ok {
+				ss.Backfill = &b
+			}
 			as.Streams = append(as.Streams, ss)
 		}
 		out.Accounts = append(out.Accounts, as)
@@ -149,6 +170,62 @@ func (f *fakeCollector) ResetCheckpoint(ctx context.Context, id int64, stream mo
 	defer f.mu.Unlock()
 	f.resets = append(f.resets, string(stream))
 	return f.store.DeleteCheckpoint(ctx, id, stream)
+}
+
+// Backfill records the request and, like the collector, keeps it pending
+// (reported in Status) until it is cancelled; a second request for the
+// stream is model.ErrBackfillPending.
+func (f *fakeCollector) Backfill(ctx context.Context, id int64, stream model.Stream, from, to time.Time) error {
+	if _, err := f.store.Account(ctx, id); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.backfillCalls = append(f.backfillCalls, backfillCall{id, stream, from, to})
+	k := backfillKey{id, stream}
+	switch _, pending := f.backfills[k]; {
+	case f.backfillErr != nil:
+		return f.backfillErr
+	case pending:
+		return model.ErrBackfillPending
+	}
+	f.backfills[k] = model.Backfill{From: from.UTC(), To: to.UTC(), Requested: time.Now().UTC()}
+	return nil
+}
+
+func (f *fakeCollector) CancelBackfill(ctx context.Context, id int64, stream model.Stream) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := backfillKey{id, stream}
+	f.cancels = append(f.cancels, k)
+	if _, ok := f.backfills[k]; !ok {
+		return store.ErrNotFound
+	}
+	delete(f.backfills, k)
+	return nil
+}
+
+// setBackfillProgress reports progress of the pending re-collection, as
+// the collector's runs would.
+func (f *fakeCollector) setBackfillProgress(id int64, stream model.Stream, delivered, skipped int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := backfillKey{id, stream}
+	b := f.backfills[k]
+	b.Delivered, b.Skipped = delivered, skipped
+	f.backfills[k] = b
+}
+
+func (f *fakeCollector) backfillRequests() []backfillCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]backfillCall(nil), f.backfillCalls...)
+}
+
+func (f *fakeCollector) cancelRequests() []backfillKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]backfillKey(nil), f.cancels...)
 }
 
 func (f *fakeCollector) Test(ctx context.Context, a model.Account) model.TestResult {

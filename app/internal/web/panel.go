@@ -23,6 +23,9 @@ type streamInfo struct {
 	Label       string
 	Description string
 	Default     bool
+	// BackfillDays is how many days back the stream can be re-collected;
+	// 0 when it cannot (model.BackfillRetention).
+	BackfillDays int
 }
 
 // streamText is the panel's wording for each stream; a stream missing here
@@ -49,7 +52,9 @@ func streamInfos() []streamInfo {
 		if !ok {
 			text = [2]string{string(s), ""}
 		}
-		out = append(out, streamInfo{Name: s, Label: text[0], Description: text[1], Default: slices.Contains(model.CoreStreams, s)})
+		retention, _ := model.BackfillRetention(s)
+		out = append(out, streamInfo{Name: s, Label: text[0], Description: text[1], Default: slices.Contains(model.CoreStreams, s),
+			BackfillDays: int(retention.Hours() / 24)})
 	}
 	return out
 }

@@ -17,8 +17,8 @@ const (
 	maxJSONDepth = 8
 )
 
-// errorBody is every API error: a sentence for people and, for 422, the
-// problem of each field.
+// errorBody is every API error: a sentence for people and, for 422 (and
+// 400 of a re-collection request), the problem of each field.
 type errorBody struct {
 	Error  string            `json:"error"`
 	Fields map[string]string `json:"fields,omitempty"`
@@ -41,14 +41,21 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
+// writeFieldErrors answers 422 with the problem of each field.
 func writeFieldErrors(w http.ResponseWriter, fields map[string]string) {
+	writeFieldErrorsStatus(w, http.StatusUnprocessableEntity, fields)
+}
+
+// writeFieldErrorsStatus answers status with the problem of each field,
+// in the same shape as writeFieldErrors.
+func writeFieldErrorsStatus(w http.ResponseWriter, status int, fields map[string]string) {
 	msg := "the request has invalid fields"
 	if len(fields) == 1 {
 		for f, p := range fields {
 			msg = f + ": " + p
 		}
 	}
-	writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: msg, Fields: fields})
+	writeJSON(w, status, errorBody{Error: msg, Fields: fields})
 }
 
 // internalError logs err (which never holds a secret: errors are wrapped

@@ -42,6 +42,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/api/accounts/{id}/test", s.testAccount)
 		r.With(s.auditAccount(auditCollectNow)).Post("/api/accounts/{id}/collect", s.collectAccount)
 		r.With(s.auditAccount(auditStreamReset)).Post("/api/accounts/{id}/streams/{stream}/reset", s.resetStream)
+		r.With(s.auditAccount(auditBackfill)).Post("/api/accounts/{id}/streams/{stream}/backfill", s.requestBackfill)
+		r.With(s.auditAccount(auditBackfillCancel)).Delete("/api/accounts/{id}/streams/{stream}/backfill", s.cancelBackfill)
 		r.Get("/api/accounts/{id}/runs", s.listRuns)
 
 		r.Get("/api/status", s.getStatus)

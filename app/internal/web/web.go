@@ -26,7 +26,8 @@ import (
 )
 
 // Collector is what the web layer needs from the collector: scheduling
-// changes, on-demand runs, live status and connection tests.
+// changes, on-demand runs, re-collections, live status and connection
+// tests.
 type Collector interface {
 	// AccountSaved (re)schedules an account; it runs once when created or
 	// enabled.
@@ -40,6 +41,15 @@ type Collector interface {
 	// administrator confirmed it, e.g. for an invalid SIEM token), so its
 	// next run starts from the account's initial lookback.
 	ResetCheckpoint(ctx context.Context, id int64, stream model.Stream) error
+	// Backfill asks for the stream's records between from and to to be
+	// collected again in its next runs; those QRadar already received are
+	// skipped. model.ErrInvalidBackfill (wrapped with the reason) is
+	// answered with 400, model.ErrBackfillPending with 409 and
+	// store.ErrNotFound (no such account) with 404.
+	Backfill(ctx context.Context, id int64, stream model.Stream, from, to time.Time) error
+	// CancelBackfill drops the stream's pending re-collection;
+	// store.ErrNotFound when there is none (404).
+	CancelBackfill(ctx context.Context, id int64, stream model.Stream) error
 	// Status returns the state of every account and stream.
 	Status(ctx context.Context) (model.Status, error)
 	// Test checks the account's credentials and each selected stream's
