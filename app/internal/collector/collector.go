@@ -54,7 +54,9 @@ type Options struct {
 	// else the environment's); nil means the environment's.
 	Proxy  func(*http.Request) (*url.URL, error)
 	Logger *slog.Logger // nil: slog.Default()
-	Now    func() time.Time
+	// Now is the clock of the collector and of its Mimecast clients; nil
+	// means time.Now.
+	Now func() time.Time
 	// MaxFilesPerRun is the per-run budget of each stream (files or pages);
 	// 0 means DefaultMaxFilesPerRun. Only tests set it lower.
 	MaxFilesPerRun int
@@ -156,6 +158,7 @@ func (c *Collector) mimecastClient(a model.Account) (source, error) {
 		AllowedOrigins: c.opts.AllowedOrigins,
 		Logger:         c.log.With(slog.Int64("account_id", a.ID)),
 		Proxy:          c.opts.Proxy,
+		Now:            c.now,
 	}
 	if c.opts.ClientOptions != nil {
 		c.opts.ClientOptions(&opts)
