@@ -54,7 +54,9 @@ type Options struct {
 	// else the environment's); nil means the environment's.
 	Proxy  func(*http.Request) (*url.URL, error)
 	Logger *slog.Logger // nil: slog.Default()
-	Now    func() time.Time
+	// Now is the clock of the collector and of its Mimecast clients; nil
+	// means time.Now.
+	Now func() time.Time
 	// MaxFilesPerRun is the per-run budget of each stream (files or pages);
 	// 0 means DefaultMaxFilesPerRun. Only tests set it lower.
 	MaxFilesPerRun int
@@ -107,6 +109,7 @@ type Collector struct {
 	stopped   bool
 	scheduled map[int64]*scheduled
 	runs      map[int64]*accountRun
+	budgets   map[int64]*mimecast.RateBudget // by account id; see rateBudget
 }
 
 // New returns a collector. Nothing runs until Start (or RunOnce).
@@ -126,6 +129,7 @@ func New(opts Options) (*Collector, error) {
 		slots:     make(chan struct{}, maxAccountsAtOnce),
 		scheduled: map[int64]*scheduled{},
 		runs:      map[int64]*accountRun{},
+		budgets:   map[int64]*mimecast.RateBudget{},
 
 		batchPageSize: batchPageSize,
 		logsPageSize:  logsPageSize,
@@ -156,6 +160,8 @@ func (c *Collector) mimecastClient(a model.Account) (source, error) {
 		AllowedOrigins: c.opts.AllowedOrigins,
 		Logger:         c.log.With(slog.Int64("account_id", a.ID)),
 		Proxy:          c.opts.Proxy,
+		Now:            c.now,
+		RateBudget:     c.rateBudget(a.ID),
 	}
 	if c.opts.ClientOptions != nil {
 		c.opts.ClientOptions(&opts)
@@ -292,7 +298,8 @@ func (c *Collector) AccountSaved(ctx context.Context, id int64, created bool) {
 	}
 }
 
-// AccountDeleted removes the account's cron job and stops its run.
+// AccountDeleted removes the account's cron job and rate-limit budget and
+// stops its run.
 func (c *Collector) AccountDeleted(_ context.Context, id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -300,6 +307,7 @@ func (c *Collector) AccountDeleted(_ context.Context, id int64) {
 		c.cron.Remove(s.entry)
 	}
 	delete(c.scheduled, id)
+	delete(c.budgets, id)
 	if r := c.runs[id]; r != nil {
 		r.cancel(errAccountDeleted)
 	}

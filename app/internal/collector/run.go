@@ -182,7 +182,7 @@ func (c *Collector) runAccount(ctx context.Context, a model.Account, r *accountR
 				if accountErr != nil {
 					res.err = accountErr
 				} else {
-					res, ran = c.runStream(ctx, src, a, s, log), true
+					res, ran = c.runStreamInBudget(ctx, src, a, s, log), true
 				}
 			case <-ctx.Done():
 				res.err = context.Cause(ctx)

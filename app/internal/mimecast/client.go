@@ -68,8 +68,12 @@ type Options struct {
 	Logger         *slog.Logger                                     // nil: discard
 	Now            func() time.Time                                 // nil: time.Now
 	MaxRetries     int                                              // retries for 429/5xx/network errors per call; 0 means 2, negative means none
-	MaxWait        time.Duration                                    // clamp for one rate-limit or back-off wait; 0 means 60 s
+	MaxWait        time.Duration                                    // longest rate-limit wait (a longer one fails at once) and clamp for one back-off wait; 0 means 60 s
 	Sleep          func(ctx context.Context, d time.Duration) error // nil: a real sleep ended by ctx; tests record waits
+	// RateBudget is the account's rate-limit budget, to be shared by every
+	// client of the account (see RateBudget); nil gives the client one of
+	// its own.
+	RateBudget *RateBudget
 
 	CallTimeout  time.Duration // time allowed until response headers arrive; 0 means 2 min
 	StallTimeout time.Duration // longest wait for more response body bytes; 0 means 60 s
@@ -99,6 +103,7 @@ type Client struct {
 	tempDir    string
 	userAgent  string
 	secrets    []string // plaintext secrets to scrub from server-provided text
+	budget     *RateBudget
 
 	fetchMu  sync.Mutex // serialises token fetches
 	tokMu    sync.Mutex // guards token and tokenDue
@@ -124,6 +129,7 @@ func New(creds Credentials, opts Options) (*Client, error) {
 		siemFormat: opts.SIEMFormat,
 		tempDir:    opts.TempDir,
 		userAgent:  opts.UserAgent,
+		budget:     opts.RateBudget,
 	}
 	for _, o := range opts.AllowedOrigins {
 		n, err := NormalizeOrigin(o)
@@ -190,6 +196,9 @@ func New(creds Credentials, opts Options) (*Client, error) {
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
+	}
+	if c.budget == nil {
+		c.budget = NewRateBudget(time.Time{}, nil)
 	}
 	switch {
 	case c.maxRetries == 0:

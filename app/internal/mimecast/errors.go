@@ -22,7 +22,9 @@ var (
 	ErrPermission = errors.New("permission denied")
 	// ErrKeyExpired: the API 1.0 access key binding expired (HTTP 418).
 	ErrKeyExpired = errors.New("access key expired: create new keys")
-	// ErrRateLimited: Mimecast still answered 429 after the allowed retries.
+	// ErrRateLimited: Mimecast's rate limit stopped the request: it still
+	// answered 429 after the allowed retries, or the account's RateBudget
+	// holds requests back for longer than the client waits.
 	ErrRateLimited = errors.New("rate limited by Mimecast")
 	// ErrServer: Mimecast answered 5xx (or a retryable failure) after the
 	// allowed retries; try again on the next run.
@@ -80,15 +82,15 @@ func (e *APIError) Error() string {
 // Unwrap returns the error kind.
 func (e *APIError) Unwrap() error { return e.Kind }
 
-// RateLimitError is returned when Mimecast kept answering 429. Wait is how
-// long Mimecast asked us to wait (clamped); the next attempt should not start
-// earlier.
+// RateLimitError is returned when Mimecast's rate limit stopped a request
+// (see ErrRateLimited). The account's next request should not be sent
+// before Until.
 type RateLimitError struct {
-	Wait time.Duration
+	Until time.Time
 }
 
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("%v: try again in %v", ErrRateLimited, e.Wait.Round(time.Millisecond))
+	return fmt.Sprintf("%v until %s; the next run continues", ErrRateLimited, e.Until.UTC().Format("15:04:05 MST"))
 }
 
 // Is reports whether target is ErrRateLimited.

@@ -175,8 +175,15 @@ func (c *Client) failErrorFor(status int, fail []failItem, feature string) error
 
 // CheckAuth verifies the credentials: API 2.0 fetches a fresh token; API 1.0
 // sends one minimal signed call (a 403 there still proves the signature was
-// accepted). It returns ErrAuth or ErrKeyExpired kinds on bad credentials.
+// accepted). It returns ErrAuth or ErrKeyExpired kinds on bad credentials,
+// and a *RateLimitError, without sending anything, while the account's
+// RateBudget is blocked for longer than MaxWait.
 func (c *Client) CheckAuth(ctx context.Context) error {
+	// While the account is blocked for longer than we would wait, every
+	// request fails unsent: say so plainly, not as a credentials failure.
+	if until := c.budget.BlockedUntil(); until.Sub(c.now()) > c.maxWait {
+		return &RateLimitError{Until: until}
+	}
 	if c.version == model.APIVersion2 {
 		c.tokMu.Lock()
 		c.token = ""

@@ -40,8 +40,7 @@ func TestClient_RateLimitHonoursServerWait(t *testing.T) {
 		{"X-RateLimit-Reset milliseconds", map[string]string{"X-RateLimit-Reset": "1500", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0"}, 0,
 			1500 * time.Millisecond, 1500*time.Millisecond + 250*time.Millisecond},
 		{"Retry-After wins", map[string]string{"Retry-After": "1", "X-RateLimit-Reset": "9000"}, 0, time.Second, time.Second + 200*time.Millisecond},
-		{"clamped to MaxWait", map[string]string{"X-RateLimit-Reset": "600000"}, 3 * time.Second, 3 * time.Second, 3 * time.Second},
-		{"epoch-looking value clamped", map[string]string{"X-RateLimit-Reset": "1731999999000"}, 0, 60 * time.Second, 60 * time.Second},
+		{"jitter stays within MaxWait", map[string]string{"X-RateLimit-Reset": "3000"}, 3 * time.Second, 3 * time.Second, 3 * time.Second},
 		{"no header backs off", nil, 0, 5 * time.Second, 5*time.Second + 700*time.Millisecond},
 	}
 	for _, tc := range tests {
@@ -67,7 +66,36 @@ func TestClient_RateLimitHonoursServerWait(t *testing.T) {
 	}
 }
 
-func TestClient_RateLimitedAfterRetriesReturnsWait(t *testing.T) {
+func TestClient_RateLimitLongerThanMaxWaitFailsWithoutRetrying(t *testing.T) {
+	tests := []struct {
+		name    string
+		reset   string
+		maxWait time.Duration
+		wait    time.Duration // until the block ends
+	}{
+		{"beyond MaxWait", "600000", 3 * time.Second, 10 * time.Minute},
+		{"epoch-looking value clamped to 15 min", "1731999999000", 0, 15 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, model.APIVersion1, func(o *Options) { o.MaxWait = tc.maxWait })
+			calls := failThen(e, "/api/dlp/get-logs", 1, func(w http.ResponseWriter) {
+				w.Header().Set("X-RateLimit-Reset", tc.reset)
+				w.WriteHeader(http.StatusTooManyRequests)
+			})
+			err := fetchDLP(e)
+			var rl *RateLimitError
+			if !errors.As(err, &rl) || !rl.Until.Equal(e.clock.now().Add(tc.wait)) {
+				t.Fatalf("err = %v, want a RateLimitError until %v", err, e.clock.now().Add(tc.wait))
+			}
+			if calls.get() != 1 || len(e.waits.all()) != 0 {
+				t.Errorf("%d requests and waits %v, want 1 request and no wait", calls.get(), e.waits.all())
+			}
+		})
+	}
+}
+
+func TestClient_RateLimitedAfterRetriesSaysUntilWhen(t *testing.T) {
 	e := newEnv(t, model.APIVersion1, nil)
 	calls := failThen(e, "/api/dlp/get-logs", 100, func(w http.ResponseWriter) {
 		w.Header().Set("X-RateLimit-Reset", "4000")
@@ -75,8 +103,11 @@ func TestClient_RateLimitedAfterRetriesReturnsWait(t *testing.T) {
 	})
 	err := fetchDLP(e)
 	var rl *RateLimitError
-	if !errors.Is(err, ErrRateLimited) || !errors.As(err, &rl) || rl.Wait != 4*time.Second {
-		t.Fatalf("err = %v, want RateLimitError{4s}", err)
+	if !errors.Is(err, ErrRateLimited) || !errors.As(err, &rl) || !rl.Until.Equal(e.clock.now().Add(4*time.Second)) {
+		t.Fatalf("err = %v, want RateLimitError until 10:00:04", err)
+	}
+	if !strings.HasSuffix(err.Error(), "rate limited by Mimecast until 10:00:04 UTC; the next run continues") {
+		t.Errorf("message %q does not say until when", err)
 	}
 	if calls.get() != 3 || len(e.waits.all()) != 2 {
 		t.Errorf("%d requests and %d waits, want 3 and 2 (MaxRetries 2)", calls.get(), len(e.waits.all()))

@@ -53,12 +53,29 @@ const (
 
 // do sends r with authentication, time-outs and retries: 429 and 5xx and
 // network failures are retried up to maxRetries times with capped, jittered
-// waits; an API 2.0 401 is retried once with a fresh token. It returns a 2xx
-// response whose body is guarded by the stall timer; the caller closes it.
+// waits; an API 2.0 401 is retried once with a fresh token. Each attempt of
+// an API call (not of a file download) first passes the account's
+// RateBudget, and its response feeds the budget; a 429 blocks the whole
+// account. It returns a 2xx response whose body is guarded by the stall
+// timer; the caller closes it.
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	retries := 0
 	refreshed := false
 	for {
+		if !r.file {
+			// Mimecast's quota is the account's: wait while the account is
+			// blocked or this stream has used its share (see RateBudget).
+			wait, err := c.budget.take(ctx, c.now(), c.maxWait)
+			if err != nil {
+				return nil, err
+			}
+			if wait > 0 {
+				c.log.Info("waiting for the Mimecast rate limit", "url", redactRawURL(r.url), "wait", wait)
+				if err := c.sleep(ctx, min(wait+jitter(wait), c.maxWait)); err != nil {
+					return nil, err
+				}
+			}
+		}
 		var token string
 		if r.auth == authAPI && c.version == model.APIVersion2 {
 			t, err := c.accessToken(ctx)
@@ -83,6 +100,9 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			retries++
 			continue
 		}
+		if !r.file && resp.StatusCode != http.StatusTooManyRequests {
+			c.budget.observe(resp.Header, c.now())
+		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			return resp, nil
 		}
@@ -96,17 +116,27 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			refreshed = true
 			continue
 		case status == http.StatusTooManyRequests:
-			wait, ok := rateLimitWait(resp.Header, c.now())
+			now := c.now()
+			wait, ok := rateLimitWait(resp.Header, now)
 			if !ok {
 				wait = min(rateLimitFallback<<retries, rateLimitCeiling)
 			}
-			if retries >= c.maxRetries {
-				return nil, &RateLimitError{Wait: wait}
+			until := now.Add(wait)
+			c.log.Warn("mimecast rate limit reached", "url", redactRawURL(r.url), "until", until,
+				"quota", resp.Header.Get("X-RateLimit-Limit"))
+			if !r.file {
+				// The next attempt waits in take, with every other request
+				// of the account.
+				c.budget.block(until)
 			}
-			d := min(wait+jitter(wait), c.maxWait)
-			c.log.Warn("mimecast rate limit reached, waiting", "url", redactRawURL(r.url), "wait", d)
-			if err := c.sleep(ctx, d); err != nil {
-				return nil, err
+			if retries >= c.maxRetries {
+				return nil, &RateLimitError{Until: until}
+			}
+			if r.file {
+				// Storage is outside Mimecast's quota: only this download waits.
+				if err := c.sleep(ctx, min(wait+jitter(wait), c.maxWait)); err != nil {
+					return nil, err
+				}
 			}
 			retries++
 			continue
@@ -335,28 +365,31 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // rateLimitWait reads how long a 429 asks us to wait: Retry-After (seconds
-// or an HTTP date) wins, else X-RateLimit-Reset in milliseconds (Mimecast's
-// documented unit). The result is clamped to [0, 15 min]; absurd values
-// (e.g. an epoch time) therefore become 15 min rather than years.
+// or an HTTP date) wins, else X-RateLimit-Reset (see resetWait). The result
+// is clamped to [0, 15 min].
 func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
+	ra := strings.TrimSpace(h.Get("Retry-After"))
+	if ra == "" {
+		return resetWait(h.Get("X-RateLimit-Reset"))
+	}
 	var d time.Duration
-	switch ra, rs := strings.TrimSpace(h.Get("Retry-After")), strings.TrimSpace(h.Get("X-RateLimit-Reset")); {
-	case ra != "":
-		if secs, err := strconv.ParseFloat(ra, 64); err == nil && !math.IsNaN(secs) {
-			d = time.Duration(min(secs, rateLimitCeiling.Seconds()) * float64(time.Second))
-		} else if t, err := http.ParseTime(ra); err == nil {
-			d = t.Sub(now)
-		} else {
-			return 0, false
-		}
-	case rs != "":
-		ms, err := strconv.ParseFloat(rs, 64)
-		if err != nil || math.IsNaN(ms) {
-			return 0, false
-		}
-		d = time.Duration(min(ms, float64(rateLimitCeiling.Milliseconds())) * float64(time.Millisecond))
-	default:
+	if secs, err := strconv.ParseFloat(ra, 64); err == nil && !math.IsNaN(secs) {
+		d = time.Duration(min(secs, rateLimitCeiling.Seconds()) * float64(time.Second))
+	} else if t, err := http.ParseTime(ra); err == nil {
+		d = t.Sub(now)
+	} else {
 		return 0, false
 	}
 	return max(0, min(d, rateLimitCeiling)), true
+}
+
+// resetWait reads an X-RateLimit-Reset value: milliseconds until the quota
+// refills (Mimecast's documented unit), clamped to [0, 15 min]; absurd
+// values (e.g. an epoch time) therefore become 15 min rather than years.
+func resetWait(v string) (time.Duration, bool) {
+	ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(ms) {
+		return 0, false
+	}
+	return max(0, time.Duration(min(ms, float64(rateLimitCeiling.Milliseconds()))*float64(time.Millisecond))), true
 }
