@@ -3,18 +3,14 @@ package web
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"mimecast-qradar/app/internal/collector"
 	"mimecast-qradar/app/internal/mimecastsim"
 	"mimecast-qradar/app/internal/model"
-	"mimecast-qradar/app/internal/syslogrecv"
 )
 
 // TestPanel_InBrowser_FullStackBackfillAndAPISwitch shows issue #10's
@@ -40,49 +36,18 @@ func TestPanel_InBrowser_FullStackBackfillAndAPISwitch(t *testing.T) {
 	back.Store(0)
 	sim.Generate(mimecastsim.DemoAccountName, model.StreamAudit, 10)
 	sim.Generate(mimecastsim.DemoAccountName, model.StreamSIEM, 60)
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	recv, err := syslogrecv.Listen("127.0.0.1:0", syslogrecv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { recv.Close() })
-
-	st := openStore(t, t.TempDir())
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	col, err := collector.New(collector.Options{
-		Store:          st,
-		SyslogTarget:   func(context.Context) (string, error) { return recv.Target(), nil },
-		AppVersion:     "test",
-		AllowedOrigins: []string{simSrv.URL},
-		Logger:         log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := model.Account{Name: "Legacy Sim", Enabled: true, APIVersion: model.APIVersion1, BaseURL: simSrv.URL,
+	fs := newFullStack(t, sim)
+	st, col, recv := fs.store, fs.collector, fs.recv
+	a := model.Account{Name: "Legacy Sim", Enabled: true, APIVersion: model.APIVersion1, BaseURL: fs.simSrv.URL,
 		AppID: mimecastsim.DemoAppID, AppKey: mimecastsim.DemoAppKey, AccessKey: mimecastsim.DemoAccessKey,
 		SecretKey: mimecastsim.DemoSecretKey, Streams: []model.Stream{model.StreamSIEM, model.StreamAudit},
 		Schedule: "0 0 1 1 *", LogSourceIdentifier: "mimecast-legacy", InitialLookbackHours: 24}
 	if err := st.CreateAccount(ctx, &a); err != nil {
 		t.Fatal(err)
 	}
-	if err := col.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { col.Stop(context.Background()) })
 	if err := col.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(ctx, Options{Store: st, Collector: col, WebDir: webDir(t), AppID: "1234", Version: "test",
-		AllowedOrigins: []string{simSrv.URL}, DefaultSyslogTarget: recv.Target(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := httptest.NewServer(srv.Handler())
-	t.Cleanup(app.Close)
-	proxy := newQRadarProxy(t, app)
 
 	// delivered counts the record events per identity (the simulator's
 	// record ID: audit id, SIEM aggregate code in either generation).
@@ -124,7 +89,7 @@ func TestPanel_InBrowser_FullStackBackfillAndAPISwitch(t *testing.T) {
 		t.Fatalf("the first run delivered %d audit events, want the 10 recent ones", n)
 	}
 
-	b.navigate(proxy.appURL(""))
+	b.navigate(fs.proxy.appURL(""))
 	card := cardJS(a.ID)
 	b.wait("the account healthy", `(c => !!c && c.dataset.health === 'ok')(`+card+`)`)
 

@@ -13,6 +13,7 @@ import (
 	"mimecast-qradar/app/internal/collector"
 	"mimecast-qradar/app/internal/mimecastsim"
 	"mimecast-qradar/app/internal/model"
+	"mimecast-qradar/app/internal/store"
 	"mimecast-qradar/app/internal/syslogrecv"
 )
 
@@ -35,41 +36,8 @@ func TestPanel_InBrowser_FullStackAgainstSimulator(t *testing.T) {
 	for _, s := range model.SupportedStreams {
 		sim.Generate(mimecastsim.DemoAccountName, s, 40)
 	}
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	recv, err := syslogrecv.Listen("127.0.0.1:0", syslogrecv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { recv.Close() })
-
-	dir := t.TempDir()
-	st := openStore(t, dir)
-	t.Cleanup(func() { st.Close() })
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	col, err := collector.New(collector.Options{
-		Store:          st,
-		SyslogTarget:   func(context.Context) (string, error) { return recv.Target(), nil },
-		AppVersion:     "test",
-		AllowedOrigins: []string{simSrv.URL},
-		Logger:         log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := col.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { col.Stop(context.Background()) })
-	srv, err := New(ctx, Options{Store: st, Collector: col, WebDir: webDir(t), AppID: "1234", Version: "test",
-		AllowedOrigins: []string{simSrv.URL}, DefaultSyslogTarget: recv.Target(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := httptest.NewServer(srv.Handler())
-	t.Cleanup(app.Close)
-	proxy := newQRadarProxy(t, app)
+	fs := newFullStack(t, sim)
+	st, recv, proxy, logs, simSrv := fs.store, fs.recv, fs.proxy, fs.logs, fs.simSrv
 
 	b.navigate(proxy.appURL(""))
 	b.wait("the empty state", `!document.getElementById('accounts-empty').hidden`)
@@ -175,4 +143,54 @@ func TestPanel_InBrowser_FullStackAgainstSimulator(t *testing.T) {
 			t.Errorf("a secret reached the page or the log")
 		}
 	}
+}
+
+// fullStack is the panel with the real collector behind it, the Mimecast
+// simulator as Mimecast and a real TCP syslog receiver as QRadar, reached
+// through a QRadar-like proxy.
+type fullStack struct {
+	store     *store.Store
+	collector *collector.Collector
+	recv      *syslogrecv.Receiver
+	proxy     *qradarProxy
+	logs      *syncBuffer // the app's log (debug level)
+	simSrv    *httptest.Server
+}
+
+func newFullStack(t *testing.T, sim *mimecastsim.Sim) *fullStack {
+	t.Helper()
+	ctx := context.Background()
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	recv, err := syslogrecv.Listen("127.0.0.1:0", syslogrecv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { recv.Close() })
+	st := openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	col, err := collector.New(collector.Options{
+		Store:          st,
+		SyslogTarget:   func(context.Context) (string, error) { return recv.Target(), nil },
+		AppVersion:     "test",
+		AllowedOrigins: []string{simSrv.URL},
+		Logger:         log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := col.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { col.Stop(context.Background()) })
+	srv, err := New(ctx, Options{Store: st, Collector: col, WebDir: webDir(t), AppID: "1234", Version: "test",
+		AllowedOrigins: []string{simSrv.URL}, DefaultSyslogTarget: recv.Target(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := httptest.NewServer(srv.Handler())
+	t.Cleanup(app.Close)
+	return &fullStack{store: st, collector: col, recv: recv, proxy: newQRadarProxy(t, app), logs: logs, simSrv: simSrv}
 }
