@@ -64,9 +64,8 @@ type siemTypeState struct {
 // maxV1Files), so a file Mimecast serves again, or meets again in a
 // backfill, is not sent twice; partial names the files whose records were
 // delivered from a time on only (those read while start dropped older
-// ones), so a backfill sends just the records before it. newest and tail
-// are the crossTail: per log type the newest record delivered and the
-// crossKeys of the records shortly before it, for a switch to API 2.0.
+// ones), so a backfill sends just the records before it. newest is, per log
+// type, the newest record delivered, for a switch to API 2.0 (crossTail).
 type siemV1Checkpoint struct {
 	V       int                  `json:"v"`
 	Token   string               `json:"token"`
@@ -74,7 +73,6 @@ type siemV1Checkpoint struct {
 	Files   []string             `json:"files,omitempty"`
 	Partial map[string]time.Time `json:"partial,omitempty"`
 	Newest  map[string]time.Time `json:"newest,omitempty"`
-	Tail    map[string]string    `json:"tail,omitempty"`
 }
 
 // windowCheckpoint is the position of a time-window stream (audit, TTP, DLP,

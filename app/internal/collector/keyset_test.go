@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"mimecast-qradar/app/internal/model"
 )
@@ -92,6 +93,55 @@ func TestRecordKey(t *testing.T) {
 		got, ok := recordKey(&model.Record{ID: tc.id})
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("recordKey(%q) = %d, %v; want %d, %v", tc.id, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestCrossTail_KeepsOnlyChunksWithinTheirTypesOverlap(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	rec := func(lt string, at time.Time, code string) *model.Record {
+		return &model.Record{LogType: lt, Time: at, Raw: []byte(`{"aCode":"` + code + `"}`)}
+	}
+	tail := loadCrossTail(nil, nil)
+	tail.add(rec(model.LogReceipt, t0, "a"))
+	sets, deleted := tail.progress()
+	if len(sets) != 1 || len(deleted) != 0 {
+		t.Fatalf("first commit: sets %v, deleted %v", sets, deleted)
+	}
+	// A restart: the chunk is read back.
+	tail = loadCrossTail(tail.newest, sets)
+	tail.add(rec(model.LogJournal, t0, "b"))
+	sets2, _ := tail.progress()
+	for name, data := range sets2 {
+		sets[name] = data
+	}
+	// Twenty minutes later only receipt moves on: the receipt-only chunk
+	// goes, the chunk holding journal's newest key stays.
+	tail.add(rec(model.LogReceipt, t0.Add(20*time.Minute), "c"))
+	_, deleted = tail.progress()
+	if len(deleted) != 1 || deleted[0] != tailPrefix+"0" {
+		t.Fatalf("deleted %v, want the receipt-only first chunk", deleted)
+	}
+	if len(tail.chunks) != 2 {
+		t.Fatalf("%d chunks kept, want the journal chunk and the newest", len(tail.chunks))
+	}
+	// An old record of a type (late, beyond the overlap) is not kept.
+	tail.add(rec(model.LogReceipt, t0, "d"))
+	if n := len(tail.pending[model.LogReceipt]); n != 0 {
+		t.Fatalf("a record older than the overlap was kept (%d)", n)
+	}
+}
+
+func TestDecodeChunk_RoundTripAndMalformed(t *testing.T) {
+	keys := map[string][]tailKey{"receipt": {{1, 2}, {3, 1 << 63}}, "av": {{5, 6}}}
+	got, err := decodeChunk(encodeChunk(keys))
+	if err != nil || len(got) != 2 || got["receipt"][1] != keys["receipt"][1] || got["av"][0] != keys["av"][0] {
+		t.Fatalf("round trip = %v, %v", got, err)
+	}
+	b := encodeChunk(keys)
+	for _, bad := range [][]byte{b[:len(b)-1], append(b, 0), {0x05}} {
+		if _, err := decodeChunk(bad); err == nil {
+			t.Errorf("decodeChunk(%x) accepted", bad)
 		}
 	}
 }

@@ -2,10 +2,12 @@ package collector
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"mimecast-qradar/app/internal/model"
@@ -86,12 +88,18 @@ func allDigits(b []byte) bool {
 	return len(b) > 0
 }
 
-// crossTail holds, per log type, the crossKeys of the delivered records
-// of the last migrationOverlap before the newest one: the API 1.0 stream
-// keeps it in its checkpoint, ready for a switch to 2.0.
+// crossTail is what the API 1.0 stream keeps for a switch to 2.0: per log
+// type the newest record delivered (in the checkpoint) and the crossKeys
+// of the records of the migrationOverlap before it. The keys are saved
+// beside the checkpoint as chunks (store.Progress.Sets named
+// "v1tail/<n>"), one per commit holding that commit's records, and a chunk
+// is deleted once all its keys are older than their type's overlap: a
+// commit writes only its own records' keys.
 type crossTail struct {
-	newest map[string]time.Time
-	keys   map[string][]tailKey
+	newest  map[string]time.Time
+	chunks  []tailChunk
+	pending map[string][]tailKey // added since the last commit
+	next    int                  // number of the next chunk
 }
 
 type tailKey struct {
@@ -99,17 +107,50 @@ type tailKey struct {
 	key uint64
 }
 
-func newCrossTail(newest map[string]time.Time, enc map[string]string) *crossTail {
-	t := &crossTail{newest: newest, keys: map[string][]tailKey{}}
+type tailChunk struct {
+	name   string
+	newest map[string]int64 // per type, the newest second among its keys
+}
+
+const (
+	tailPrefix = "v1tail/"
+	// maxTailChunks bounds the chunks kept (a commit each); beyond it the
+	// oldest are dropped and their records may come twice after a switch.
+	maxTailChunks = 2000
+)
+
+// loadCrossTail reads the chunks among the stream's saved sets.
+func loadCrossTail(newest map[string]time.Time, sets map[string][]byte) *crossTail {
+	t := &crossTail{newest: newest, pending: map[string][]tailKey{}}
 	if t.newest == nil {
 		t.newest = map[string]time.Time{}
 	}
-	for lt, s := range enc {
-		if keys, err := decodeTail(s); err == nil {
-			t.keys[lt] = keys
+	for name, data := range sets {
+		n, ok := strings.CutPrefix(name, tailPrefix)
+		if !ok {
+			continue
 		}
+		seq, _ := strconv.Atoi(n)
+		t.next = max(t.next, seq+1)
+		c := tailChunk{name: name, newest: map[string]int64{}}
+		keys, err := decodeChunk(data)
+		if err != nil {
+			continue // dropped at the next commit
+		}
+		for lt, ks := range keys {
+			for _, k := range ks {
+				c.newest[lt] = max(c.newest[lt], k.sec)
+			}
+		}
+		t.chunks = append(t.chunks, c)
 	}
+	slices.SortFunc(t.chunks, func(a, b tailChunk) int { return chunkSeq(a.name) - chunkSeq(b.name) })
 	return t
+}
+
+func chunkSeq(name string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(name, tailPrefix))
+	return n
 }
 
 // add notes a delivered record.
@@ -125,76 +166,127 @@ func (t *crossTail) add(r *model.Record) {
 		return
 	}
 	if k, ok := crossKey(r); ok {
-		t.keys[r.LogType] = append(t.keys[r.LogType], tailKey{r.Time.Unix(), k})
+		t.pending[r.LogType] = append(t.pending[r.LogType], tailKey{r.Time.Unix(), k})
 	}
 }
 
-// encode drops the keys older than each type's overlap and encodes the
-// rest (each key as the uvarint seconds after the overlap's start, then 8
-// bytes), base64 for the JSON checkpoint.
-func (t *crossTail) encode() map[string]string {
-	out := map[string]string{}
-	for lt, keys := range t.keys {
-		from := t.newest[lt].Add(-migrationOverlap).Unix()
-		kept := keys[:0]
-		for _, k := range keys {
-			if k.sec >= from {
-				kept = append(kept, k)
-			}
-		}
-		if len(kept) > maxTailKeys {
-			kept = kept[len(kept)-maxTailKeys:]
-		}
-		t.keys[lt] = kept
-		if len(kept) == 0 {
+// progress returns the chunk of the keys added since the last call and
+// the names of the chunks no longer needed.
+func (t *crossTail) progress() (sets map[string][]byte, deleted []string) {
+	sets = map[string][]byte{}
+	c := tailChunk{name: tailPrefix + strconv.Itoa(t.next), newest: map[string]int64{}}
+	for lt, ks := range t.pending {
+		if len(ks) == 0 {
+			delete(t.pending, lt)
 			continue
 		}
-		b := binary.AppendUvarint(nil, uint64(from))
-		for _, k := range kept {
-			b = binary.AppendUvarint(b, uint64(k.sec-from))
-			b = binary.LittleEndian.AppendUint64(b, k.key)
+		for _, k := range ks {
+			c.newest[lt] = max(c.newest[lt], k.sec)
 		}
-		out[lt] = base64.RawStdEncoding.EncodeToString(b)
 	}
-	return out
+	if len(t.pending) > 0 {
+		t.next++
+		sets[c.name] = encodeChunk(t.pending)
+		t.chunks = append(t.chunks, c)
+		for lt := range t.pending {
+			t.pending[lt] = t.pending[lt][:0] // reused: the chunk holds a copy
+		}
+	}
+	kept := t.chunks[:0]
+	for i, c := range t.chunks {
+		needed := false
+		for lt, sec := range c.newest {
+			if sec >= t.newest[lt].Add(-migrationOverlap).Unix() {
+				needed = true
+			}
+		}
+		if needed && len(t.chunks)-i <= maxTailChunks {
+			kept = append(kept, c)
+		} else {
+			deleted = append(deleted, c.name)
+		}
+	}
+	t.chunks = kept
+	return sets, deleted
 }
 
-var errBadTail = errors.New("reading checkpoint: malformed migration keys")
-
-func decodeTail(s string) ([]tailKey, error) {
-	b, err := base64.RawStdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, errBadTail
-	}
-	from, n := binary.Uvarint(b)
-	if n <= 0 {
-		return nil, errBadTail
-	}
-	b = b[n:]
-	var keys []tailKey
-	for len(b) > 0 {
-		d, n := binary.Uvarint(b)
-		if n <= 0 || len(b) < n+8 {
-			return nil, errBadTail
+// encodeChunk writes per type: the name, the number of keys, and each key
+// as its uvarint second and 8 bytes.
+func encodeChunk(keys map[string][]tailKey) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for lt, ks := range keys {
+		b = binary.AppendUvarint(b, uint64(len(lt)))
+		b = append(b, lt...)
+		b = binary.AppendUvarint(b, uint64(len(ks)))
+		for _, k := range ks {
+			b = binary.AppendUvarint(b, uint64(k.sec))
+			b = binary.LittleEndian.AppendUint64(b, k.key)
 		}
-		keys = append(keys, tailKey{int64(from + d), binary.LittleEndian.Uint64(b[n:])})
-		b = b[n+8:]
 	}
-	return keys, nil
+	return b
+}
+
+var errBadChunk = errors.New("reading the duplicate filter: malformed migration keys")
+
+func decodeChunk(b []byte) (map[string][]tailKey, error) {
+	uv := func() (uint64, error) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, errBadChunk
+		}
+		b = b[n:]
+		return v, nil
+	}
+	types, err := uv()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]tailKey{}
+	for range types {
+		l, err := uv()
+		if err != nil || uint64(len(b)) < l {
+			return nil, errBadChunk
+		}
+		lt := string(b[:l])
+		b = b[l:]
+		n, err := uv()
+		if err != nil {
+			return nil, err
+		}
+		for range n {
+			sec, err := uv()
+			if err != nil || len(b) < 8 {
+				return nil, errBadChunk
+			}
+			out[lt] = append(out[lt], tailKey{int64(sec), binary.LittleEndian.Uint64(b)})
+			b = b[8:]
+		}
+	}
+	if len(b) > 0 {
+		return nil, errBadChunk
+	}
+	return out, nil
 }
 
 // migration is the API 2.0 side of a switch from 1.0 (siemBatchCheckpoint
 // .Migration): per log type, records before After were delivered by 1.0
 // and are dropped; those up to Newest are matched by count against the
-// crossKeys 1.0 delivered (Tail, encoded like crossTail's). It ends when
-// every type has caught up once.
+// crossKeys 1.0 delivered. The counts still unmatched are saved beside the
+// checkpoint (migrationCounts), rewritten only when one was matched. It
+// ends when every type has caught up once; then the counts and 1.0's
+// chunks are deleted.
 type migration struct {
 	After  map[string]time.Time `json:"after"`
 	Newest map[string]time.Time `json:"newest"`
-	Tail   map[string]string    `json:"tail,omitempty"`
 
 	counts map[string]map[uint64]int
+	dirty  bool
+	chunks []string // 1.0's chunk names, deleted at the end
 }
+
+// migrationCounts names the saved unmatched counts.
+const migrationCounts = "migration/counts"
 
 // migrationFromV1 reads a 1.0 SIEM checkpoint found where a 2.0 one was
 // expected; ok is false when data is not one (or is empty). newest is the
@@ -205,7 +297,7 @@ func migrationFromV1(data []byte, newest time.Time) (*migration, bool) {
 	if len(data) == 0 || json.Unmarshal(data, &v1) != nil || (v1.Token == "" && len(v1.Files) == 0 && len(v1.Newest) == 0) {
 		return nil, false
 	}
-	m := &migration{After: map[string]time.Time{}, Newest: map[string]time.Time{}, Tail: v1.Tail}
+	m := &migration{After: map[string]time.Time{}, Newest: map[string]time.Time{}}
 	overall := newest
 	for _, t := range v1.Newest {
 		if t.After(overall) {
@@ -227,6 +319,47 @@ func migrationFromV1(data []byte, newest time.Time) (*migration, bool) {
 	return m, true
 }
 
+// load reads the saved counts, or at the first run builds them from 1.0's
+// chunks.
+func (m *migration) load(sets map[string][]byte) error {
+	m.counts = map[string]map[uint64]int{}
+	for name := range sets {
+		if strings.HasPrefix(name, tailPrefix) {
+			m.chunks = append(m.chunks, name)
+		}
+	}
+	add := func(keys map[string][]tailKey, inOverlap bool) {
+		for lt, ks := range keys {
+			for _, k := range ks {
+				if inOverlap && (k.sec < m.After[lt].Unix() || k.sec > m.Newest[lt].Unix()) {
+					continue
+				}
+				if m.counts[lt] == nil {
+					m.counts[lt] = map[uint64]int{}
+				}
+				m.counts[lt][k.key]++
+			}
+		}
+	}
+	if data, ok := sets[migrationCounts]; ok {
+		keys, err := decodeChunk(data)
+		if err != nil {
+			return err
+		}
+		add(keys, false)
+		return nil
+	}
+	for _, name := range m.chunks {
+		keys, err := decodeChunk(sets[name])
+		if err != nil {
+			return err
+		}
+		add(keys, true)
+	}
+	m.dirty = true
+	return nil
+}
+
 // skip reports whether the 2.0 record r was delivered through 1.0.
 func (m *migration) skip(r *model.Record) bool {
 	after, ok := m.After[r.LogType]
@@ -240,43 +373,31 @@ func (m *migration) skip(r *model.Record) bool {
 		// is the 2.0 record at 10:00:00.140.
 		return false
 	}
-	if m.counts == nil {
-		m.counts = map[string]map[uint64]int{}
-		for lt, s := range m.Tail {
-			keys, err := decodeTail(s)
-			if err != nil {
-				continue
-			}
-			c := map[uint64]int{}
-			for _, k := range keys {
-				c[k.key]++
-			}
-			m.counts[lt] = c
-		}
-	}
 	k, ok := crossKey(r)
 	if !ok || m.counts[r.LogType][k] == 0 {
 		return false
 	}
 	m.counts[r.LogType][k]--
+	m.dirty = true
 	return true
 }
 
-// save writes the counts still unmatched back into Tail, so a restart in
-// the middle of the overlap does not match a key twice.
-func (m *migration) save() {
-	if m.counts == nil {
+// progress adds the unmatched counts to sets when they changed.
+func (m *migration) progress(sets map[string][]byte) {
+	if !m.dirty {
 		return
 	}
-	m.Tail = map[string]string{}
+	keys := map[string][]tailKey{}
 	for lt, c := range m.counts {
-		b := binary.AppendUvarint(nil, 0)
 		for k, n := range c {
 			for range n {
-				b = binary.AppendUvarint(b, 0)
-				b = binary.LittleEndian.AppendUint64(b, k)
+				keys[lt] = append(keys[lt], tailKey{0, k})
 			}
 		}
-		m.Tail[lt] = base64.RawStdEncoding.EncodeToString(b)
 	}
+	sets[migrationCounts] = encodeChunk(keys)
+	m.dirty = false
 }
+
+// done returns the saved sets the migration no longer needs.
+func (m *migration) done() []string { return append([]string{migrationCounts}, m.chunks...) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"mimecast-qradar/app/internal/mimecast"
@@ -61,27 +62,37 @@ func (s *streamRun) siemBatch(ctx context.Context, data []byte, bs batchStream) 
 	if cp.Types == nil {
 		cp.Types = map[string]*siemTypeState{}
 	}
+	sets, err := s.c.store.DedupSets(ctx, s.acct.ID, s.stream)
+	if err != nil {
+		return err
+	}
 	if len(cp.Types) == 0 && cp.Migration == nil {
 		if err := s.migrateFromV1(ctx, data, bs, &cp); err != nil {
 			return err
 		}
 	}
-	f, err := s.newBatchFilter(ctx, &cp)
+	if cp.Migration != nil {
+		if err := cp.Migration.load(sets); err != nil {
+			return err
+		}
+	}
+	f, err := newBatchFilter(&cp, sets)
 	if err != nil {
 		return err
 	}
 	regular := &batchPass{pos: &cp, filter: f, commit: func(ctx context.Context) error {
-		data, sets := f.progress()
-		return s.commitProgress(ctx, store.Progress{Checkpoint: data, Sets: sets})
+		return s.commitProgress(ctx, f.progress())
 	}}
 	done, err := s.batchTypes(ctx, bs, regular, s.initialStart(siemRetention))
 	if err != nil || !done {
 		return err
 	}
-	if cp.Migration != nil {
+	if m := cp.Migration; m != nil {
 		s.log.Info("Switch from API 1.0 complete: every log type caught up")
 		cp.Migration = nil
-		if err := regular.commit(ctx); err != nil {
+		p := f.progress()
+		p.DeleteSets = m.done()
+		if err := s.commitProgress(ctx, p); err != nil {
 			return err
 		}
 	}
@@ -289,8 +300,9 @@ func (s *streamRun) batchBackfill(ctx context.Context, bs batchStream, f *batchF
 		if err != nil {
 			return err
 		}
-		cpData, sets := f.progress()
-		return s.commitProgress(ctx, store.Progress{Checkpoint: cpData, Sets: sets, Backfill: b, BackfillPosition: data})
+		p := f.progress()
+		p.Backfill, p.BackfillPosition = b, data
+		return s.commitProgress(ctx, p)
 	}}
 	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
 	done, err := s.batchTypes(ctx, bs, p, b.From)
@@ -325,13 +337,14 @@ type batchFilter struct {
 	sets map[string]*keySet
 }
 
-func (s *streamRun) newBatchFilter(ctx context.Context, cp *siemBatchCheckpoint) (*batchFilter, error) {
-	stored, err := s.c.store.DedupSets(ctx, s.acct.ID, s.stream)
-	if err != nil {
-		return nil, err
-	}
+// newBatchFilter reads the filter from the stream's saved sets (those named
+// for a log type; names with a "/" belong to a migration).
+func newBatchFilter(cp *siemBatchCheckpoint, stored map[string][]byte) (*batchFilter, error) {
 	f := &batchFilter{cp: cp, sets: map[string]*keySet{}}
 	for t, data := range stored {
+		if strings.Contains(t, "/") {
+			continue
+		}
 		ks, err := decodeKeySet(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
@@ -354,10 +367,7 @@ func (f *batchFilter) set(lt string) *keySet {
 
 // progress encodes the regular checkpoint and the sets changed since the
 // last call.
-func (f *batchFilter) progress() ([]byte, map[string][]byte) {
-	if f.cp.Migration != nil {
-		f.cp.Migration.save()
-	}
+func (f *batchFilter) progress() store.Progress {
 	data, _ := encodeCheckpoint(f.cp) // plain structs: cannot fail
 	sets := map[string][]byte{}
 	for lt, ks := range f.sets {
@@ -365,7 +375,10 @@ func (f *batchFilter) progress() ([]byte, map[string][]byte) {
 			sets[lt] = ks.encode()
 		}
 	}
-	return data, sets
+	if f.cp.Migration != nil {
+		f.cp.Migration.progress(sets)
+	}
+	return store.Progress{Checkpoint: data, Sets: sets}
 }
 
 // maxV1Files bounds the names of delivered API 1.0 SIEM files kept in the
@@ -390,13 +403,17 @@ func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 		cp.Start = s.initialStart(siemRetention)
 	}
 	files := newIDSet(cp.Files)
-	tail := newCrossTail(cp.Newest, cp.Tail)
+	sets, err := s.c.store.DedupSets(ctx, s.acct.ID, s.stream)
+	if err != nil {
+		return err
+	}
+	tail := loadCrossTail(cp.Newest, sets)
 	if cp.Partial == nil {
 		cp.Partial = map[string]time.Time{}
 	}
-	checkpoint := func() ([]byte, error) {
+	checkpoint := func() (store.Progress, error) {
 		cp.Files = files.list(maxV1Files)
-		cp.Newest, cp.Tail = tail.newest, tail.encode()
+		cp.Newest = tail.newest
 		for name := range cp.Partial {
 			if len(cp.Partial) <= maxV1Files {
 				break
@@ -405,14 +422,17 @@ func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 			// again; nothing is skipped wrongly.
 			delete(cp.Partial, name)
 		}
-		return encodeCheckpoint(&cp)
+		data, err := encodeCheckpoint(&cp)
+		p := store.Progress{Checkpoint: data}
+		p.Sets, p.DeleteSets = tail.progress()
+		return p, err
 	}
 	regular := &v1Pass{token: &cp.Token, start: cp.Start, files: files, partial: cp.Partial, tail: tail, commit: func(ctx context.Context) error {
-		data, err := checkpoint()
+		p, err := checkpoint()
 		if err != nil {
 			return err
 		}
-		return s.commitProgress(ctx, store.Progress{Checkpoint: data})
+		return s.commitProgress(ctx, p)
 	}}
 	done, err := s.siemV1Files(ctx, regular)
 	if err != nil || !done {
@@ -430,15 +450,15 @@ func (s *streamRun) siemV1(ctx context.Context, data []byte) error {
 	}
 	pos.V = checkpointVersion
 	p := &v1Pass{token: &pos.Token, start: pos.Start, files: files, partial: cp.Partial, backfill: b, commit: func(ctx context.Context) error {
-		data, err := checkpoint()
+		p, err := checkpoint()
 		if err != nil {
 			return err
 		}
-		bpos, err := encodeCheckpoint(&pos)
-		if err != nil {
+		if p.BackfillPosition, err = encodeCheckpoint(&pos); err != nil {
 			return err
 		}
-		return s.commitProgress(ctx, store.Progress{Checkpoint: data, Backfill: b, BackfillPosition: bpos})
+		p.Backfill = b
+		return s.commitProgress(ctx, p)
 	}}
 	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
 	done, err = s.siemV1Files(ctx, p)

@@ -30,8 +30,10 @@ type Progress struct {
 	Backfill         *model.Backfill
 	BackfillPosition []byte
 	Delivered        []int64
-	// Sets are named duplicate-filter sets replacing the stored ones.
-	Sets map[string][]byte
+	// Sets are named duplicate-filter sets replacing the stored ones;
+	// DeleteSets names sets to drop.
+	Sets       map[string][]byte
+	DeleteSets []string
 }
 
 // Commit saves p for (account, stream) in one transaction. When p.Backfill
@@ -59,6 +61,12 @@ func (s *Store) Commit(ctx context.Context, accountID int64, stream model.Stream
 				if _, err := st.ExecContext(ctx, accountID, string(stream), k, now); err != nil {
 					return err
 				}
+			}
+		}
+		for _, name := range p.DeleteSets {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dedup_sets WHERE account_id = ? AND stream = ? AND name = ?`,
+				accountID, string(stream), name); err != nil {
+				return err
 			}
 		}
 		for name, data := range p.Sets {
