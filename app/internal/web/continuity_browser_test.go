@@ -13,13 +13,14 @@ import (
 	"mimecast-qradar/app/internal/model"
 )
 
-// TestPanel_InBrowser_FullStackBackfillAndAPISwitch shows issue #10's
-// continuity features in the panel with the real collector, the Mimecast
-// simulator and a real syslog receiver: a re-collection requested in the
-// dialog sends the records QRadar never received and nothing twice, and
+// TestPanel_InBrowser_FullStackBackfillAPISwitchAndRateLimit shows issue
+// #10's continuity features in the panel with the real collector, the
+// Mimecast simulator and a real syslog receiver: a re-collection requested
+// in the dialog sends the records QRadar never received and nothing twice;
 // switching the account from API 1.0 keys to 2.0 client credentials in the
-// edit form keeps its SIEM position (nothing lost, nothing sent twice).
-func TestPanel_InBrowser_FullStackBackfillAndAPISwitch(t *testing.T) {
+// edit form keeps its SIEM position (nothing lost, nothing sent twice); a
+// long rate-limit block shows until when and holds every request back.
+func TestPanel_InBrowser_FullStackBackfillAPISwitchAndRateLimit(t *testing.T) {
 	b := newBrowser(t)
 	ctx := context.Background()
 
@@ -130,4 +131,16 @@ func TestPanel_InBrowser_FullStackBackfillAndAPISwitch(t *testing.T) {
 	b.do(chromedp.Click(cardSel(a.ID, `[data-action="collect"]`)))
 	exactlyOnce(model.StreamSIEM)
 	b.wait("the run through 2.0 finished healthy", card+`.dataset.health === 'ok'`)
+
+	// Mimecast asks the account to wait ten minutes: the run ends at once,
+	// each stream says until when, and no request goes out meanwhile.
+	sim.Inject(mimecastsim.Fault{Kind: mimecastsim.Fault429, Delay: 10 * time.Minute})
+	b.do(chromedp.Click(cardSel(a.ID, `[data-action="collect"]`)))
+	b.wait("the rate limit shown", `(c => c.dataset.health !== 'running' && c.innerText.includes('rate limited by Mimecast until'))(`+card+`)`)
+	requests := len(sim.Requests())
+	b.do(chromedp.Click(cardSel(a.ID, `[data-action="collect"]`)))
+	b.wait("the second run refused too", `(c => c.dataset.health !== 'running' && c.innerText.includes('the next run continues'))(`+card+`)`)
+	if n := len(sim.Requests()) - requests; n != 0 {
+		t.Errorf("%d requests reached Mimecast during the block", n)
+	}
 }
