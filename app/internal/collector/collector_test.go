@@ -89,7 +89,7 @@ func TestCollector_ResumesAfterCrashBetweenFlushAndCommit(t *testing.T) {
 			if err := restarted.RunOnce(context.Background()); err != nil {
 				t.Fatalf("RunOnce after restart: %v", err)
 			}
-			msgs := e.settle(e.total(a))
+			msgs := e.settle(e.total(a) + 2) // and the two runs' health events
 			dups := e.checkDelivery(msgs, a, tt.maxDup)
 			if dups[tt.stream] == 0 {
 				// The crash came after the third flush: the records of that
@@ -380,7 +380,7 @@ func TestCollector_InvalidSIEMTokenIsKeptUntilReset(t *testing.T) {
 	if err := c.RunOnce(context.Background()); err != nil {
 		t.Fatalf("RunOnce: %v", err)
 	}
-	e.settle(e.total(a))
+	e.settle(e.total(a) + 1)
 	bad := []byte(`{"v":1,"token":"not-a-token","start":"2026-01-01T00:00:00Z","future_field":true}`)
 	if err := e.store.SaveCheckpoint(context.Background(), a.ID, model.StreamSIEM, bad); err != nil {
 		t.Fatal(err)

@@ -199,7 +199,9 @@ func TestCollector_BackfillContinuesOverSeveralRunsAndCanBeCancelled(t *testing.
 			if runs < 2 || runs == 40 {
 				t.Fatalf("backfill took %d runs, want several and an end", runs)
 			}
-			e.checkDelivery(e.settle(e.total(a)), a, 0)
+			// The records and a health event per run (the first, and
+			// runs+1 in the loop).
+			e.checkDelivery(e.settle(e.total(a)+runs+2), a, 0)
 
 			// A cancelled backfill sends nothing more.
 			if err := c.Backfill(context.Background(), a.ID, stream, now.Add(-60*time.Hour), now); err != nil {

@@ -166,8 +166,23 @@ func (e *testEnv) settle(min int) []syslogrecv.Message {
 	if _, err := e.recv.WaitFor(ctx, min); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.recv.WaitIdle(ctx); err != nil {
-		e.t.Fatal(err)
+	// A connection the collector already closed may still wait in the
+	// listen backlog, unseen by WaitIdle: idle must hold for a moment with
+	// no new message.
+	for {
+		if err := e.recv.WaitIdle(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+		n := e.recv.Count()
+		time.Sleep(25 * time.Millisecond)
+		if e.recv.Count() == n {
+			if err := e.recv.WaitIdle(ctx); err != nil {
+				e.t.Fatal(err)
+			}
+			if e.recv.Count() == n {
+				break
+			}
+		}
 	}
 	if errs := e.recv.Errors(); len(errs) > 0 {
 		e.t.Fatalf("receiver errors: %v", errs)
