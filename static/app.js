@@ -642,7 +642,7 @@
     const yes = await confirmDialog({
       label: "Reset position",
       title: "Reset the saved position of " + streamLabel(stream) + " for “" + a.name + "”?",
-      body: "Mimecast refused the saved position. After a reset the next run starts from the account's initial lookback: events in that period that QRadar already received are sent again.",
+      body: "Mimecast refused the saved position. After a reset the next run starts again from the account's initial lookback. Files and records QRadar already received are recognised and not sent again.",
       ok: "Reset position",
       danger: true,
     });

@@ -29,7 +29,7 @@ func BenchmarkCollector_SIEMBatch(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		if err := c.ResetCheckpoint(context.Background(), a.ID, model.StreamSIEM); err != nil {
+		if err := e.store.DeleteCheckpoint(context.Background(), a.ID, model.StreamSIEM); err != nil {
 			b.Fatal(err)
 		}
 		if err := c.RunOnce(context.Background()); err != nil {

@@ -3,6 +3,7 @@ package collector
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -149,4 +150,25 @@ func encodeCheckpoint(cp any) ([]byte, error) {
 		return nil, fmt.Errorf("encoding checkpoint: %w", err)
 	}
 	return b, nil
+}
+
+// resetPosition returns what a reset keeps of the checkpoint data (nil:
+// nothing) and the saved sets it drops. An API 1.0 SIEM checkpoint keeps
+// its delivered files and newest times, losing token and start; any other
+// checkpoint goes whole, and with a batch checkpoint its migration's sets
+// (the key sets per log type stay).
+func resetPosition(data []byte, sets map[string][]byte) (keep []byte, drop []string) {
+	var v1 siemV1Checkpoint
+	if json.Unmarshal(data, &v1) == nil && (v1.Token != "" || len(v1.Files) > 0 || len(v1.Partial) > 0) {
+		if len(v1.Files) > 0 || len(v1.Partial) > 0 || len(v1.Newest) > 0 {
+			keep, _ = encodeCheckpoint(&siemV1Checkpoint{V: checkpointVersion, Files: v1.Files, Partial: v1.Partial, Newest: v1.Newest})
+		}
+		return keep, nil
+	}
+	for name := range sets {
+		if strings.HasPrefix(name, "migration/") || strings.HasPrefix(name, tailPrefix) {
+			drop = append(drop, name)
+		}
+	}
+	return nil, drop
 }

@@ -373,19 +373,29 @@ func (c *Collector) RunOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ResetCheckpoint forgets the stream's checkpoint, so its next run starts
-// from the account's initial lookback (the panel asks the administrator to
-// confirm, e.g. after Mimecast refused a saved SIEM token). It returns
-// model.ErrRunInProgress while the account runs.
+// ResetCheckpoint forgets the stream's position, so its next run starts
+// from the account's initial lookback, but keeps what the stream knows of
+// the records it delivered (the duplicate filter, and for API 1.0 SIEM the
+// names of the files delivered and the keys for a switch to 2.0): records
+// QRadar already received are recognised and not sent again.
 func (c *Collector) ResetCheckpoint(ctx context.Context, id int64, stream model.Stream) error {
 	// Holding c.mu keeps a run from starting (and reading the old
-	// checkpoint) while it is deleted.
+	// checkpoint) while it is reset.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.runs[id]; ok {
 		return model.ErrRunInProgress
 	}
-	if err := c.store.DeleteCheckpoint(ctx, id, stream); err != nil {
+	data, err := c.store.Checkpoint(ctx, id, stream)
+	if err != nil {
+		return err
+	}
+	sets, err := c.store.DedupSets(ctx, id, stream)
+	if err != nil {
+		return err
+	}
+	keep, drop := resetPosition(data, sets)
+	if err := c.store.ResetCheckpoint(ctx, id, stream, keep, drop); err != nil {
 		return err
 	}
 	c.log.Info("Checkpoint reset", slog.Int64("account_id", id), slog.String("stream", string(stream)))

@@ -145,3 +145,24 @@ func TestDecodeChunk_RoundTripAndMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestResetPosition_KeepsWhatWasDeliveredAndDropsThePosition(t *testing.T) {
+	sets := map[string][]byte{"receipt": {1}, "migration/counts": {0}, tailPrefix + "3": {0}}
+	for _, tt := range []struct {
+		name     string
+		data     string
+		wantKeep string
+		wantDrop int
+	}{
+		{"1.0 with files", `{"v":1,"token":"t","start":"2026-11-20T00:00:00Z","files":["a.zip"],"newest":{"receipt":"2026-11-22T00:00:00Z"}}`,
+			`{"v":1,"token":"","files":["a.zip"],"newest":{"receipt":"2026-11-22T00:00:00Z"}}`, 0},
+		{"1.0 token only", `{"v":1,"token":"t"}`, "", 0},
+		{"2.0 batch", `{"v":1,"types":{"receipt":{"cursor":"c","done":1,"start":"2026-11-22"}}}`, "", 2},
+		{"time window", `{"v":1,"end":"2026-11-22T00:00:00Z"}`, "", 2},
+	} {
+		keep, drop := resetPosition([]byte(tt.data), sets)
+		if string(keep) != tt.wantKeep || len(drop) != tt.wantDrop {
+			t.Errorf("%s: keep %s, drop %v; want %s and %d dropped", tt.name, keep, drop, tt.wantKeep, tt.wantDrop)
+		}
+	}
+}

@@ -55,3 +55,33 @@ func (s *Store) DeleteCheckpoint(ctx context.Context, accountID int64, stream mo
 	}
 	return nil
 }
+
+// ResetCheckpoint replaces the checkpoint of (account, stream) with keep
+// (nil: deletes it) and drops the duplicate-filter sets named in drop, in
+// one transaction. The other sets and the delivered identities stay, so a
+// stream restarting from its initial lookback still knows what it sent.
+func (s *Store) ResetCheckpoint(ctx context.Context, accountID int64, stream model.Stream, keep []byte, drop []string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if keep == nil {
+			_, err = tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE account_id = ? AND stream = ?`, accountID, string(stream))
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE checkpoints SET data = ?, updated_at = ? WHERE account_id = ? AND stream = ?`,
+				keep, ms(s.now()), accountID, string(stream))
+		}
+		if err != nil {
+			return err
+		}
+		for _, name := range drop {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dedup_sets WHERE account_id = ? AND stream = ? AND name = ?`,
+				accountID, string(stream), name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("resetting checkpoint %d/%s: %w", accountID, stream, err)
+	}
+	return nil
+}

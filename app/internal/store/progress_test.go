@@ -144,3 +144,31 @@ func TestStore_BackfillLifecycle(t *testing.T) {
 		t.Fatalf("%d backfill/delivered rows left after deleting the account", n)
 	}
 }
+
+func TestStore_ResetCheckpointKeepsTheDuplicateFilter(t *testing.T) {
+	s := openTest(t, t.TempDir(), "")
+	ctx := context.Background()
+	a := sampleAccount("acme")
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, a.ID, model.StreamSIEM, Progress{Checkpoint: []byte(`{"v":1,"token":"t"}`), Delivered: []int64{9},
+		Sets: map[string][]byte{"receipt": {1}, "migration/counts": {2}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ResetCheckpoint(ctx, a.ID, model.StreamSIEM, []byte(`{"v":1}`), []string{"migration/counts"}); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := s.Checkpoint(ctx, a.ID, model.StreamSIEM)
+	sets, _ := s.DedupSets(ctx, a.ID, model.StreamSIEM)
+	delivered, _ := s.IsDelivered(ctx, a.ID, model.StreamSIEM, 9)
+	if string(cp) != `{"v":1}` || len(sets) != 1 || sets["receipt"] == nil || !delivered {
+		t.Fatalf("after reset: checkpoint %s, sets %v, delivered %v", cp, sets, delivered)
+	}
+	if err := s.ResetCheckpoint(ctx, a.ID, model.StreamSIEM, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := s.Checkpoint(ctx, a.ID, model.StreamSIEM); cp != nil {
+		t.Fatalf("checkpoint after a reset keeping nothing = %s", cp)
+	}
+}
