@@ -248,7 +248,7 @@ var (
 	// finished; cancel it first (HTTP 409).
 	ErrBackfillPending = errors.New("a re-collection of this stream is already pending")
 	// ErrInvalidBackfill wraps why a re-collection request was refused
-	// (HTTP 400): a stream that cannot be re-collected or is not selected,
+	// (HTTP 422): a stream that cannot be re-collected or is not selected,
 	// or a period outside what Mimecast keeps.
 	ErrInvalidBackfill = errors.New("invalid re-collection")
 )

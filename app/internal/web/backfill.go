@@ -22,7 +22,7 @@ const backfillSkew = 5 * time.Minute
 
 // requestBackfill asks the collector to re-collect one stream of the
 // account between "from" and "to" (RFC 3339) in its next runs (issue
-// #10). Every problem of the request is answered at once, 400 with the
+// #10). Every problem of the request is answered at once, 422 with the
 // problem of each field, before the collector is asked.
 func (s *Server) requestBackfill(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.loadAccount(w, r)
@@ -39,13 +39,13 @@ func (s *Server) requestBackfill(w http.ResponseWriter, r *http.Request) {
 	to := backfillTime(members, "to", fe)
 	validateBackfill(a, stream, from, to, s.now(), fe)
 	if len(fe) > 0 {
-		writeFieldErrorsStatus(w, http.StatusBadRequest, fe)
+		writeFieldErrors(w, fe)
 		return
 	}
 	err := s.collector.Backfill(context.WithoutCancel(r.Context()), a.ID, stream, from, to)
 	switch {
 	case errors.Is(err, model.ErrInvalidBackfill):
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, model.ErrBackfillPending):
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, store.ErrNotFound):

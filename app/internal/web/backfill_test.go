@@ -113,7 +113,7 @@ func TestBackfill_ReportsEveryFieldProblemAtOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var e errorBody
-			c.in(t).json("POST", backfillPath(id, tt.stream), tt.body, http.StatusBadRequest, &e)
+			c.in(t).json("POST", backfillPath(id, tt.stream), tt.body, http.StatusUnprocessableEntity, &e)
 			got := slices.Sorted(maps.Keys(e.Fields))
 			want := slices.Sorted(slices.Values(tt.wantFields))
 			if !slices.Equal(got, want) {
@@ -134,7 +134,7 @@ func TestBackfill_ReportsEveryFieldProblemAtOnce(t *testing.T) {
 	if e.Error != errNotJSON.Error() {
 		t.Errorf("a body that is not JSON: %q", e.Error)
 	}
-	c.json("POST", backfillPath(id, "siem"), map[string]any{"from": rfc(now.Add(-8 * 24 * time.Hour)), "to": rfc(now)}, http.StatusBadRequest, &e)
+	c.json("POST", backfillPath(id, "siem"), map[string]any{"from": rfc(now.Add(-8 * 24 * time.Hour)), "to": rfc(now)}, http.StatusUnprocessableEntity, &e)
 	if e.Fields["from"] != "must be within the last 7 days: Mimecast keeps siem data 7 days" {
 		t.Errorf("retention problem = %q", e.Fields["from"])
 	}
@@ -150,7 +150,7 @@ func TestBackfill_CollectorAnswers(t *testing.T) {
 		wantError string
 	}{
 		{"refused by the collector", fmt.Errorf("%w: Mimecast keeps siem data for 7 days; the period ends before 2026-11-16T10:00:00Z", model.ErrInvalidBackfill),
-			http.StatusBadRequest, "invalid re-collection: Mimecast keeps siem data for 7 days"},
+			http.StatusUnprocessableEntity, "invalid re-collection: Mimecast keeps siem data for 7 days"},
 		{"pending", model.ErrBackfillPending, http.StatusConflict, "already pending"},
 		{"account gone meanwhile", fmt.Errorf("reading account: %w", store.ErrNotFound), http.StatusNotFound, "no account with id"},
 		{"store failure", errors.New("database is locked"), http.StatusInternalServerError, "internal error"},
@@ -257,7 +257,7 @@ func TestBackfill_AuditTrailNamesStreamAndPeriod(t *testing.T) {
 		body         any
 		status       int
 	}{
-		{"alice", "POST", map[string]string{"from": rfc(to), "to": rfc(from)}, http.StatusBadRequest}, // refused: not recorded
+		{"alice", "POST", map[string]string{"from": rfc(to), "to": rfc(from)}, http.StatusUnprocessableEntity}, // refused: not recorded
 		{"alice", "POST", period, http.StatusAccepted},
 		{"alice", "POST", period, http.StatusConflict}, // refused: not recorded
 		{"bob", "DELETE", nil, http.StatusOK},

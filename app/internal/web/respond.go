@@ -43,19 +43,13 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // writeFieldErrors answers 422 with the problem of each field.
 func writeFieldErrors(w http.ResponseWriter, fields map[string]string) {
-	writeFieldErrorsStatus(w, http.StatusUnprocessableEntity, fields)
-}
-
-// writeFieldErrorsStatus answers status with the problem of each field,
-// in the same shape as writeFieldErrors.
-func writeFieldErrorsStatus(w http.ResponseWriter, status int, fields map[string]string) {
 	msg := "the request has invalid fields"
 	if len(fields) == 1 {
 		for f, p := range fields {
 			msg = f + ": " + p
 		}
 	}
-	writeJSON(w, status, errorBody{Error: msg, Fields: fields})
+	writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: msg, Fields: fields})
 }
 
 // internalError logs err (which never holds a secret: errors are wrapped
