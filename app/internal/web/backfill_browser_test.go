@@ -129,6 +129,7 @@ func TestPanel_InBrowser_Backfill(t *testing.T) {
 	if progress != want || !strings.Contains(progress, ":30") || !strings.Contains(progress, ":45") {
 		t.Errorf("progress = %q, want %q, in India's time", progress, want)
 	}
+	b.screenshot("backfill-pending.png", false)
 	if !eval[bool](b, recollect("audit")+` !== null`) {
 		t.Error("the audit stream lost its Re-collect action")
 	}
@@ -139,6 +140,7 @@ func TestPanel_InBrowser_Backfill(t *testing.T) {
 	env.collector.mu.Unlock()
 	b.do(chromedp.Click(chromedp.JSPath(recollect("audit"))))
 	b.wait("the dialog", `document.getElementById('backfill-dialog').open`)
+	b.screenshot("backfill-dialog.png", false)
 	b.do(chromedp.Click(chromedp.ID("bf-submit")))
 	b.wait("the refusal", `!document.getElementById('backfill-error').hidden && document.getElementById('backfill-error').textContent.includes("ends before Mimecast's horizon")`)
 	b.do(chromedp.Click(chromedp.CSS(`#backfill-dialog .modal-footer [data-close]`)))
