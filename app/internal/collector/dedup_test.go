@@ -3,10 +3,12 @@ package collector
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"mimecast-qradar/app/internal/mimecast"
 	"mimecast-qradar/app/internal/mimecastsim"
 	"mimecast-qradar/app/internal/model"
 )
@@ -218,5 +220,49 @@ func TestCollector_BackfillContinuesOverSeveralRunsAndCanBeCancelled(t *testing.
 				t.Fatalf("after the cancelled backfill's run: %d new messages, want only the health event", got-before)
 			}
 		})
+	}
+}
+
+func TestCollector_BatchRecordsWithoutOffsetsAreNeverTakenForOneAnother(t *testing.T) {
+	// Records without _partition/_offset that share every field a
+	// fingerprint would use (processingId, aggregateId, timestamp) and
+	// differ elsewhere are all delivered; identical records in one file
+	// too; and a file served again sends nothing.
+	e := newTestEnv(t, mimecastsim.Options{})
+	e.addAccount("acme", model.APIVersion2, model.StreamSIEM)
+	common := `"processingId":"p1","aggregateId":"g1","timestamp":1795450000000,"type":"receipt"`
+	file := []string{
+		`{` + common + `,"recipients":"a@example.com"}`,
+		`{` + common + `,"recipients":"b@example.com"}`,
+		`{` + common + `,"recipients":"b@example.com"}`,
+	}
+	pages := map[string]mimecast.BatchPage{
+		"":   {Files: []mimecast.BatchFile{{URL: "f1", LogType: model.LogReceipt}}, NextPage: "p2"},
+		"p2": {Files: []mimecast.BatchFile{{URL: "f1again", LogType: model.LogReceipt}}, NextPage: "p3"},
+		"p3": {CaughtUp: true},
+	}
+	src := &fakeSource{
+		batch: func(logType, next string) (mimecast.BatchPage, error) {
+			if logType != model.LogReceipt {
+				return mimecast.BatchPage{CaughtUp: true}, nil
+			}
+			return pages[next], nil
+		},
+		files: map[string][]string{"f1": file, "f1again": file},
+	}
+	c := e.collector(nil)
+	withSource(c, src)
+	if err := c.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := e.settle(len(file) + 1)
+	var got []string
+	for _, m := range msgs {
+		if m.LEEF != nil && m.LEEF.EventID == model.LogReceipt {
+			got = append(got, m.Attr("recipients"))
+		}
+	}
+	if want := []string{"a@example.com", "b@example.com", "b@example.com"}; !slices.Equal(got, want) {
+		t.Fatalf("delivered %v, want %v (each record of the file once, the file served again not at all)", got, want)
 	}
 }

@@ -3,11 +3,10 @@ package collector
 import (
 	"encoding/binary"
 	"errors"
+	"hash/crc64"
 	"slices"
 	"strconv"
 	"strings"
-
-	"mimecast-qradar/app/internal/model"
 )
 
 // maxKeyIntervals bounds a keySet. API 2.0 SIEM records are identified by
@@ -113,23 +112,38 @@ func decodeKeySet(b []byte) (*keySet, error) {
 	return ks, nil
 }
 
-// recordKey is the 64-bit identity of a record for duplicate suppression:
-// the API 2.0 "<_partition>:<_offset>" packed exactly (partition in the top
-// 24 bits, offset in the low 40), so a file's keys form one interval;
-// otherwise a 64-bit FNV-1a hash of the record's ID. ok is false for a
-// record without ID: it cannot be told from an identical twin.
-func recordKey(r *model.Record) (k uint64, ok bool) {
-	if r.ID == "" {
+// partitionOffsetKey is the exact 64-bit key of an API 2.0 record
+// identified by "<_partition>:<_offset>" (partition in the top 24 bits,
+// offset in the low 40), so a file's keys form one interval. ok is false
+// for any other ID.
+func partitionOffsetKey(id string) (k uint64, ok bool) {
+	p, o, found := strings.Cut(id, ":")
+	if !found {
 		return 0, false
 	}
-	if p, o, found := strings.Cut(r.ID, ":"); found {
-		pn, err1 := strconv.ParseUint(p, 10, 24)
-		on, err2 := strconv.ParseUint(o, 10, 40)
-		if err1 == nil && err2 == nil {
-			return pn<<40 | on, true
-		}
+	pn, err1 := strconv.ParseUint(p, 10, 24)
+	on, err2 := strconv.ParseUint(o, 10, 40)
+	if err1 != nil || err2 != nil {
+		return 0, false
 	}
-	return hashKey(r.ID), true
+	return pn<<40 | on, true
+}
+
+// crcTable is the table of contentKey's CRC-64.
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
+// contentKey is the key of a record without (_partition, _offset): the
+// CRC-64 of its bytes (the canonical record: a file served again has the
+// same bytes), mixed with the number of byte-identical records before it
+// in the same file (counted in copies, one map per file), so identical
+// records of one file are told apart. Fields such as processingId repeat
+// across a message's events and are not enough on their own: a key of
+// them could drop a real event.
+func contentKey(raw []byte, copies map[uint64]uint64) uint64 {
+	h := crc64.Checksum(raw, crcTable)
+	n := copies[h]
+	copies[h] = n + 1
+	return h ^ n*0x9E3779B97F4A7C15
 }
 
 // hashKey is the 64-bit FNV-1a hash of s (written out: hash/fnv would

@@ -1,8 +1,8 @@
 package collector
 
 import (
-	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,9 +77,7 @@ func TestDecodeKeySet_RefusesMalformedData(t *testing.T) {
 	}
 }
 
-func TestRecordKey(t *testing.T) {
-	h := fnv.New64a()
-	h.Write([]byte("audit-123"))
+func TestPartitionOffsetKey(t *testing.T) {
 	for _, tc := range []struct {
 		id   string
 		want uint64
@@ -87,13 +85,34 @@ func TestRecordKey(t *testing.T) {
 	}{
 		{"60:70936", 60<<40 | 70936, true},
 		{"0:0", 0, true},
-		{"audit-123", h.Sum64(), true},
+		{"16777216:1", 0, false}, // partition beyond 24 bits
+		{"1:1099511627776", 0, false},
+		{"audit-123", 0, false},
 		{"", 0, false},
 	} {
-		got, ok := recordKey(&model.Record{ID: tc.id})
+		got, ok := partitionOffsetKey(tc.id)
 		if got != tc.want || ok != tc.ok {
-			t.Errorf("recordKey(%q) = %d, %v; want %d, %v", tc.id, got, ok, tc.want, tc.ok)
+			t.Errorf("partitionOffsetKey(%q) = %d, %v; want %d, %v", tc.id, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestContentKey_TellsIdenticalRecordsOfAFileApartAndMatchesTheFileServedAgain(t *testing.T) {
+	file := [][]byte{[]byte(`{"a":1}`), []byte(`{"a":1}`), []byte(`{"a":2}`)}
+	keys := func() []uint64 {
+		copies := map[uint64]uint64{}
+		var out []uint64
+		for _, r := range file {
+			out = append(out, contentKey(r, copies))
+		}
+		return out
+	}
+	first, again := keys(), keys()
+	if first[0] == first[1] || first[0] == first[2] || first[1] == first[2] {
+		t.Fatalf("keys of one file collide: %x", first)
+	}
+	if !slices.Equal(first, again) {
+		t.Fatalf("the same file served again has other keys: %x, %x", first, again)
 	}
 }
 

@@ -195,13 +195,12 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 		s.log.Warn("Batch page shrank since it was last read", slog.String("log_type", logType),
 			slog.Int("delivered", st.Done), slog.Int("listed", len(page.Files)))
 	}
-	send := s.batchSender(p)
 	refreshed := false
 	for i := st.Done; i < len(page.Files); i++ {
 		if s.budget <= 0 {
 			return true, nil
 		}
-		stats, err := s.src.DownloadSIEMFile(ctx, page.Files[i], send)
+		stats, err := s.src.DownloadSIEMFile(ctx, page.Files[i], s.batchSender(p))
 		s.d.malformed += int64(stats.Malformed)
 		if errors.Is(err, mimecast.ErrFileExpired) && !refreshed {
 			// Pre-signed URLs expire. The same cursor lists the same files
@@ -238,14 +237,15 @@ func (s *streamRun) siemBatchPage(ctx context.Context, bs batchStream, logType s
 	return len(page.Files) > 0 && !page.CaughtUp && page.NextPage != "", nil
 }
 
-// batchSender returns the record callback of pass p: records already
-// delivered (a file Mimecast serves again, a replayed period) are skipped;
-// the others are sent and remembered. A backfill only sends records of
-// its period.
+// batchSender returns the record callback of pass p for one file: records
+// already delivered (a file Mimecast serves again, a replayed period) are
+// skipped; the others are sent and remembered. A backfill only sends
+// records of its period.
 func (s *streamRun) batchSender(p *batchPass) func(*model.Record) error {
 	m := p.filter.cp.Migration
 	var lastType string // a file holds one log type: look its set up once
 	var set *keySet
+	var copies map[uint64]uint64 // content hash → identical records read in this file
 	return func(r *model.Record) error {
 		if b := p.backfill; b != nil && (r.Time.Before(b.From) || r.Time.After(b.To)) {
 			return nil
@@ -253,24 +253,26 @@ func (s *streamRun) batchSender(p *batchPass) func(*model.Record) error {
 		if m != nil && p.backfill == nil && m.skip(r) {
 			return nil
 		}
-		k, ok := recordKey(r)
-		if ok {
-			if set == nil || r.LogType != lastType {
-				lastType, set = r.LogType, p.filter.set(r.LogType)
+		k, ok := partitionOffsetKey(r.ID)
+		if !ok {
+			if copies == nil {
+				copies = map[uint64]uint64{}
 			}
-			if set.has(k) {
-				if p.backfill != nil {
-					p.backfill.Skipped++
-				}
-				return nil
+			k = contentKey(r.Raw, copies)
+		}
+		if set == nil || r.LogType != lastType {
+			lastType, set = r.LogType, p.filter.set(r.LogType)
+		}
+		if set.has(k) {
+			if p.backfill != nil {
+				p.backfill.Skipped++
 			}
+			return nil
 		}
 		if err := s.d.send(r); err != nil {
 			return err
 		}
-		if ok {
-			set.add(k)
-		}
+		set.add(k)
 		if p.backfill != nil {
 			p.backfill.Delivered++
 		}

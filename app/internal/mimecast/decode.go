@@ -85,11 +85,6 @@ func (d *decoder) emit(raw []byte) error {
 			r.Time = epochMillisTime(v)
 		}
 		r.ID = d.partitionOffset(raw)
-		if r.ID == "" {
-			// Records of the stream endpoint carry no _partition/_offset:
-			// fall back to the fingerprint used for Cloud Integrated.
-			r.ID = d.ciIdentity(raw)
-		}
 	case kindSIEMv1:
 		r.LogType = d.logType
 		if r.LogType == "" {
@@ -194,9 +189,9 @@ func (d *decoder) ciLogType(raw []byte) string {
 }
 
 // ciIdentityFields are the members whose values identify a Cloud
-// Integrated record, or an API 2.0 record without _partition/_offset
-// (reference §5; elastic fingerprints the same): the records carry no id,
-// and processingId alone repeats across a message's events.
+// Integrated record (reference §5; elastic fingerprints the same): the
+// records carry no id, and processingId alone repeats across a message's
+// events.
 var ciIdentityFields = [...]int{fMessageID, fProcessingID, fAggregateID, fAccountID, fTimestamp, fAction, fType, fSubtype}
 
 // ciIdentity returns a hash of the identity members (hex, 128 bits). String
