@@ -266,3 +266,34 @@ func TestCollector_BatchRecordsWithoutOffsetsAreNeverTakenForOneAnother(t *testi
 		t.Fatalf("delivered %v, want %v (each record of the file once, the file served again not at all)", got, want)
 	}
 }
+
+func TestCollector_WindowBackfillLeavesTheNewestRecordsToTheRegularWindows(t *testing.T) {
+	// A re-collection up to "now" run at once must not send the records
+	// after the last regular window's end: the next regular window reads
+	// them and would send them again.
+	ctx := context.Background()
+	var clock simClock
+	e := newTestEnv(t, mimecastsim.Options{Now: clock.now})
+	a := e.addAccount("acme", model.APIVersion2, model.StreamAudit)
+	e.generate(a, 10)
+	if err := e.collector(nil).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Records of the last two minutes: the newest are later than the end
+	// of the next regular window (now − 1 min).
+	clock.at(-simLag, func() { e.generate(a, 8) })
+	c := e.collector(nil)
+	now := time.Now()
+	if err := c.Backfill(ctx, a.ID, model.StreamAudit, now.Add(-time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Three minutes on, the regular windows reach the newest records.
+	later := e.collector(func(o *Options) { o.Now = func() time.Time { return time.Now().Add(3 * time.Minute) } })
+	if err := later.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.checkDelivery(e.settle(e.total(a)+3), a, 0)
+}

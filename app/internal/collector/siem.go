@@ -487,12 +487,11 @@ type v1Pass struct {
 func (s *streamRun) siemV1Files(ctx context.Context, p *v1Pass) (bool, error) {
 	b := p.backfill
 	for s.budget > 0 {
-		var known, whole bool
+		var known bool
 		var cut time.Time // records from cut on were delivered before
 		res, err := s.src.SIEMLogsV1(ctx, *p.token, p.start, func(name string) {
 			known = name != "" && p.files.has(name)
 			cut = p.partial[name]
-			whole = true
 		}, func(r *model.Record) error {
 			switch {
 			case known || (!cut.IsZero() && !r.Time.Before(cut)):
@@ -500,8 +499,10 @@ func (s *streamRun) siemV1Files(ctx context.Context, p *v1Pass) (bool, error) {
 					b.Skipped++
 				}
 				return nil
-			case b != nil && (r.Time.Before(b.From) || r.Time.After(b.To)):
-				whole = false
+			case b != nil && (cut.IsZero() || r.Time.After(b.To)):
+				// A backfill sends only what the regular pass left out
+				// (records before its start, in files it read): a file
+				// it has not read yet is still its own to send.
 				return nil
 			}
 			if err := s.d.send(r); err != nil {
@@ -544,13 +545,21 @@ func (s *streamRun) siemV1Files(ctx context.Context, p *v1Pass) (bool, error) {
 			return false, fmt.Errorf("fetching SIEM file %s: Mimecast sent no new token with it; the file will be fetched again next run", res.FileName)
 		}
 		switch {
-		case res.FileName == "" || known || !cut.IsZero():
-		case res.Stats.Skipped > 0 && b == nil:
+		case res.FileName == "" || known:
+		case b != nil:
+			if !cut.IsZero() && b.From.Before(cut) && !b.To.Before(cut) {
+				// The backfill sent the records from its start up to cut.
+				p.partial[res.FileName] = b.From
+			}
+		case res.Stats.Skipped > 0:
 			// Records before the initial lookback's start were dropped: a
 			// backfill may still send those.
-			p.partial[res.FileName] = p.start
-		case res.Stats.Skipped == 0 && whole:
+			if cut.IsZero() || p.start.Before(cut) {
+				p.partial[res.FileName] = p.start
+			}
+		default:
 			p.files.add(res.FileName)
+			delete(p.partial, res.FileName)
 		}
 		*p.token = res.NextToken
 		if err := p.commit(ctx); err != nil {

@@ -79,18 +79,18 @@ func (s *streamRun) window(ctx context.Context, data []byte, spec windowSpec) er
 	for created := false; ; {
 		if cp.Window == nil {
 			if created {
-				return s.windowBackfill(ctx, spec)
+				return s.windowBackfill(ctx, spec, cp.End)
 			}
 			end := s.now.Add(-windowSettle)
 			start := s.initialStart(spec.retention)
 			if !cp.End.IsZero() {
 				if !end.After(cp.End) {
-					return s.windowBackfill(ctx, spec) // nothing new yet
+					return s.windowBackfill(ctx, spec, cp.End) // nothing new yet
 				}
 				start = cp.End.Add(-windowOverlap)
 			}
 			if !end.After(start) {
-				return s.windowBackfill(ctx, spec)
+				return s.windowBackfill(ctx, spec, cp.End)
 			}
 			cp.Window = &windowState{Start: start, End: end}
 			created = true
@@ -220,16 +220,28 @@ func (e *edge) save(w *windowState) { w.Edge, w.EdgeTime = slices.Clone(e.ids), 
 // and sent only when QRadar never received it. Its position is a
 // windowState (page token and edge), committed after every page with the
 // counts and the new identities.
-func (s *streamRun) windowBackfill(ctx context.Context, spec windowSpec) error {
+//
+// The window ends at regularEnd, the end of the last regular window, when
+// To is later: the regular windows read what comes after it, and their
+// overlap knows only their own records, so a record the backfill sent
+// after regularEnd would be sent again. Until the stream completed a
+// regular window (regularEnd zero) the backfill waits.
+func (s *streamRun) windowBackfill(ctx context.Context, spec windowSpec, regularEnd time.Time) error {
 	b, data, err := s.c.store.Backfill(ctx, s.acct.ID, s.stream)
-	if err != nil || b == nil {
+	if err != nil || b == nil || regularEnd.IsZero() {
 		return err
 	}
 	w := windowState{Start: b.From, End: b.To}
+	if regularEnd.Before(w.End) {
+		w.End = regularEnd
+	}
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &w); err != nil {
 			return fmt.Errorf("reading the re-collection's position: %w", err)
 		}
+	}
+	if !w.End.After(w.Start) {
+		return s.endBackfill(ctx, b, true, nil)
 	}
 	s.log.Info("Re-collecting", slog.Time("from", b.From), slog.Time("to", b.To))
 	copies := copiesIn(w.Edge)
