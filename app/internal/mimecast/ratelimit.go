@@ -130,7 +130,7 @@ func (b *RateBudget) observe(h http.Header, now time.Time) {
 	if err != nil {
 		return
 	}
-	reset, ok := resetWait(h.Get("X-RateLimit-Reset"))
+	reset, ok := resetWait(h.Get("X-RateLimit-Reset"), now)
 	if !ok {
 		return // without a reset time there is nothing to wait for
 	}

@@ -74,7 +74,10 @@ func TestClient_RateLimitLongerThanMaxWaitFailsWithoutRetrying(t *testing.T) {
 		wait    time.Duration // until the block ends
 	}{
 		{"beyond MaxWait", "600000", 3 * time.Second, 10 * time.Minute},
-		{"epoch-looking value clamped to 15 min", "1731999999000", 0, 15 * time.Minute},
+		{"epoch milliseconds far ahead, clamped to 15 min", "1731999999000", 0, 15 * time.Minute},
+		// The test clock is 2024-11-18 10:00 UTC.
+		{"epoch milliseconds taken as a time", "1731924600000", 0, 10 * time.Minute},
+		{"epoch seconds taken as a time", "1731924600", 0, 10 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

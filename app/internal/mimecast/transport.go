@@ -370,7 +370,7 @@ func jitter(d time.Duration) time.Duration {
 func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
 	ra := strings.TrimSpace(h.Get("Retry-After"))
 	if ra == "" {
-		return resetWait(h.Get("X-RateLimit-Reset"))
+		return resetWait(h.Get("X-RateLimit-Reset"), now)
 	}
 	var d time.Duration
 	if secs, err := strconv.ParseFloat(ra, 64); err == nil && !math.IsNaN(secs) {
@@ -384,12 +384,24 @@ func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
 }
 
 // resetWait reads an X-RateLimit-Reset value: milliseconds until the quota
-// refills (Mimecast's documented unit), clamped to [0, 15 min]; absurd
-// values (e.g. an epoch time) therefore become 15 min rather than years.
-func resetWait(v string) (time.Duration, bool) {
-	ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(ms) {
+// refills (Mimecast's documented unit). Some peers read it as an epoch time
+// (reference §7.3), so a value that can only be one — at least 1e9, which
+// as milliseconds would be over eleven days — is taken as the epoch time,
+// in milliseconds from 1e12 on, else in seconds. The wait is clamped to
+// [0, 15 min].
+func resetWait(v string, now time.Time) (time.Duration, bool) {
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(n) {
 		return 0, false
 	}
-	return max(0, time.Duration(min(ms, float64(rateLimitCeiling.Milliseconds()))*float64(time.Millisecond))), true
+	var d time.Duration
+	switch {
+	case n >= 1e12:
+		d = time.UnixMilli(int64(min(n, math.MaxInt64/2))).Sub(now)
+	case n >= 1e9:
+		d = time.Unix(int64(n), 0).Sub(now)
+	default:
+		d = time.Duration(min(n, float64(rateLimitCeiling.Milliseconds())) * float64(time.Millisecond))
+	}
+	return max(0, min(d, rateLimitCeiling)), true
 }
