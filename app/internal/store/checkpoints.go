@@ -28,13 +28,7 @@ func (s *Store) Checkpoint(ctx context.Context, accountID int64, stream model.St
 // durable when it returns: the collector calls it only after the events
 // before the checkpoint were flushed to the syslog target.
 func (s *Store) SaveCheckpoint(ctx context.Context, accountID int64, stream model.Stream, data []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (account_id, stream, data, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (account_id, stream) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
-		accountID, string(stream), data, ms(s.now()))
-	if err != nil {
-		return fmt.Errorf("saving checkpoint %d/%s: %w", accountID, stream, err)
-	}
-	return nil
+	return s.Commit(ctx, accountID, stream, Progress{Checkpoint: data})
 }
 
 // DeleteCheckpoint forgets the checkpoint of (account, stream) and what it
@@ -72,13 +66,7 @@ func (s *Store) ResetCheckpoint(ctx context.Context, accountID int64, stream mod
 		if err != nil {
 			return err
 		}
-		for _, name := range drop {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM dedup_sets WHERE account_id = ? AND stream = ? AND name = ?`,
-				accountID, string(stream), name); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteSets(ctx, tx, accountID, stream, drop)
 	})
 	if err != nil {
 		return fmt.Errorf("resetting checkpoint %d/%s: %w", accountID, stream, err)

@@ -63,11 +63,8 @@ func (s *Store) Commit(ctx context.Context, accountID int64, stream model.Stream
 				}
 			}
 		}
-		for _, name := range p.DeleteSets {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM dedup_sets WHERE account_id = ? AND stream = ? AND name = ?`,
-				accountID, string(stream), name); err != nil {
-				return err
-			}
+		if err := deleteSets(ctx, tx, accountID, stream, p.DeleteSets); err != nil {
+			return err
 		}
 		for name, data := range p.Sets {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO dedup_sets (account_id, stream, name, data) VALUES (?, ?, ?, ?)
@@ -121,6 +118,17 @@ func (s *Store) DedupSets(ctx context.Context, accountID int64, stream model.Str
 		return nil, fmt.Errorf("reading duplicate filter %d/%s: %w", accountID, stream, err)
 	}
 	return out, nil
+}
+
+// deleteSets drops the named duplicate-filter sets of (account, stream).
+func deleteSets(ctx context.Context, tx *sql.Tx, accountID int64, stream model.Stream, names []string) error {
+	for _, name := range names {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dedup_sets WHERE account_id = ? AND stream = ? AND name = ?`,
+			accountID, string(stream), name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IsDelivered reports whether a record with identity key was delivered for
