@@ -146,12 +146,16 @@ func contentKey(raw []byte, copies map[uint64]uint64) uint64 {
 	return h ^ n*0x9E3779B97F4A7C15
 }
 
-// hashKey is the 64-bit FNV-1a hash of s (written out: hash/fnv would
-// allocate on this per-record path).
-func hashKey(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
+// hashKey is the 64-bit FNV-1a hash of s.
+func hashKey(s string) uint64 { return fnvAdd(fnvOffset, s) }
+
+// fnvOffset starts a 64-bit FNV-1a hash; fnvAdd hashes b into h. Written
+// out: hash/fnv would allocate on these per-record paths.
+const fnvOffset = 14695981039346656037
+
+func fnvAdd[T string | []byte](h uint64, b T) uint64 {
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
 		h *= 1099511628211
 	}
 	return h

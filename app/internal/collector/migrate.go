@@ -50,18 +50,9 @@ func crossKey(r *model.Record) (uint64, bool) {
 	if i := bytes.LastIndexByte(code, '_'); i > 0 && allDigits(code[i+1:]) {
 		code = code[:i]
 	}
-	h := hashKey(r.LogType)
-	for _, b := range code {
-		h ^= uint64(b)
-		h *= 1099511628211
-	}
 	var sec [8]byte
 	binary.LittleEndian.PutUint64(sec[:], uint64(r.Time.Unix()))
-	for _, b := range sec {
-		h ^= uint64(b)
-		h *= 1099511628211
-	}
-	return h, true
+	return fnvAdd(fnvAdd(hashKey(r.LogType), code), sec[:]), true
 }
 
 // jsonString returns the plain string value after key in a JSON object,
