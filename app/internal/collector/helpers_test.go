@@ -190,21 +190,6 @@ func (e *testEnv) settle(min int) []syslogrecv.Message {
 	return e.recv.Messages()
 }
 
-// idAttrs are the LEEF attributes carrying the simulator's record identity
-// (mimecastsim.RecordID) of the streams that have one field for it.
-var idAttrs = map[model.Stream][]string{
-	model.StreamSIEM:                {"aggregateId", "aCode"},
-	model.StreamAudit:               {"id"},
-	model.StreamTTPImpersonation:    {"id"},
-	model.StreamTTPURL:              {"messageId"},
-	model.StreamTTPAttachment:       {"messageId"},
-	model.StreamDLP:                 {"messageId"},
-	model.StreamMessageRelease:      {"id"},
-	model.StreamThreatIntelCustomer: {"id"},
-	model.StreamThreatIntelGrid:     {"id"},
-	model.StreamSIEMCI:              {"aggregateId"},
-}
-
 // eventIdentity returns the simulator's identity of a record event of
 // stream s, read from its LEEF attributes.
 func eventIdentity(s model.Stream, m syslogrecv.Message) string {
@@ -230,7 +215,8 @@ func eventIdentity(s model.Stream, m syslogrecv.Message) string {
 		}
 		return lt + ":" + email
 	}
-	for _, k := range idAttrs[s] {
+	// The simulator's identity fields keep their names as LEEF attributes.
+	for _, k := range mimecastsim.IdentityFields(s) {
 		if id := m.Attr(k); id != "" {
 			return id
 		}

@@ -473,6 +473,11 @@ var idKeys = map[model.Stream][]string{
 	model.StreamSIEMCI:              {"aggregateId"},
 }
 
+// IdentityFields returns the fields that hold a record's identity in the
+// stream (first non-empty wins), for streams identified by one field; nil
+// for archive search and awareness training (see RecordID).
+func IdentityFields(stream model.Stream) []string { return idKeys[stream] }
+
 // RecordID returns the identity of a delivered record of the stream (a
 // JSON object as the collector decodes it; a key_value line turned into an
 // object of strings works too): the value Record.ID holds, or "".
