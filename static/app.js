@@ -230,6 +230,20 @@
     });
   }
 
+  // confirmedCall asks with confirmDialog(ask) and, when confirmed, sends
+  // method to path, then shows done ([title, detail]) or failed with the
+  // error. It resolves to whether the administrator confirmed.
+  async function confirmedCall(ask, method, path, done, failed) {
+    if (!(await confirmDialog(ask))) return false;
+    try {
+      await api(method, path);
+      toast("success", done[0], done[1]);
+    } catch (e) {
+      toast("error", failed, e.message);
+    }
+    return true;
+  }
+
   // ---- Tabs ----------------------------------------------------------------
 
   const tabs = $$('[role="tab"]');
@@ -639,20 +653,15 @@
   }
 
   async function resetPosition(a, stream) {
-    const yes = await confirmDialog({
+    const yes = await confirmedCall({
       label: "Reset position",
       title: "Reset the saved position of " + streamLabel(stream) + " for “" + a.name + "”?",
       body: "Mimecast refused the saved position. After a reset the next run starts again from the account's initial lookback. Files and records QRadar already received are recognised and not sent again.",
       ok: "Reset position",
       danger: true,
-    });
+    }, "POST", "api/accounts/" + a.id + "/streams/" + encodeURIComponent(stream) + "/reset",
+    ["Position reset.", "Collect now or wait for the next run."], "Position not reset:");
     if (!yes) return;
-    try {
-      await api("POST", "api/accounts/" + a.id + "/streams/" + encodeURIComponent(stream) + "/reset");
-      toast("success", "Position reset.", "Collect now or wait for the next run.");
-    } catch (e) {
-      toast("error", "Position not reset:", e.message);
-    }
     await refresh();
   }
 
@@ -781,20 +790,15 @@
   });
 
   async function cancelBackfill(a, stream) {
-    const yes = await confirmDialog({
+    const yes = await confirmedCall({
       label: "Cancel re-collection",
       title: "Stop re-collecting " + streamLabel(stream) + " for “" + a.name + "”?",
       body: "The records sent so far stay in QRadar; the rest of the period is not collected again.",
       ok: "Stop re-collection",
       danger: true,
-    });
+    }, "DELETE", "api/accounts/" + a.id + "/streams/" + encodeURIComponent(stream) + "/backfill",
+    ["Re-collection cancelled.", streamLabel(stream) + " of “" + a.name + "”."], "Re-collection not cancelled:");
     if (!yes) return;
-    try {
-      await api("DELETE", "api/accounts/" + a.id + "/streams/" + encodeURIComponent(stream) + "/backfill");
-      toast("success", "Re-collection cancelled.", streamLabel(stream) + " of “" + a.name + "”.");
-    } catch (e) {
-      toast("error", "Re-collection not cancelled:", e.message);
-    }
     await refresh();
     focusAction(a.id, "backfill-" + stream);
   }
@@ -820,20 +824,14 @@
   async function deleteAccount(id) {
     const a = state.accounts.find((x) => x.id === id);
     if (!a) return;
-    const yes = await confirmDialog({
+    const yes = await confirmedCall({
       label: "Delete account",
       title: "Delete “" + a.name + "”?",
       body: "Collection stops and the account's credentials, checkpoints and run history are removed from this app. Events already in QRadar stay there; the account's QRadar log source is disabled at the next set-up.",
       ok: "Delete",
       danger: true,
-    });
+    }, "DELETE", "api/accounts/" + id, ["Deleted", "“" + a.name + "”."], "Not deleted:");
     if (!yes) return;
-    try {
-      await api("DELETE", "api/accounts/" + id);
-      toast("success", "Deleted", "“" + a.name + "”.");
-    } catch (e) {
-      toast("error", "Not deleted:", e.message);
-    }
     await refresh();
     $("#add-account").focus();
   }
