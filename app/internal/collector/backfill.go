@@ -69,3 +69,23 @@ func (c *Collector) CancelBackfill(ctx context.Context, id int64, stream model.S
 	c.log.Info("Re-collection cancelled", slog.Int64("account_id", id), slog.String("stream", string(stream)))
 	return nil
 }
+
+// endBackfill records the end of a backfill's run: a finished backfill is
+// removed, a cancelled one (store.ErrBackfillGone) ends quietly.
+func (s *streamRun) endBackfill(ctx context.Context, b *model.Backfill, done bool, err error) error {
+	switch {
+	case errors.Is(err, store.ErrBackfillGone):
+		s.log.Info("Re-collection cancelled", slog.Int64("delivered", b.Delivered), slog.Int64("skipped", b.Skipped))
+		return nil
+	case err != nil || !done:
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+	defer cancel()
+	if err := s.c.store.DeleteBackfill(wctx, s.acct.ID, s.stream, b.Requested); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.log.Info("Re-collection finished", slog.Time("from", b.From), slog.Time("to", b.To),
+		slog.Int64("delivered", b.Delivered), slog.Int64("skipped", b.Skipped))
+	return nil
+}

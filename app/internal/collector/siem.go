@@ -311,26 +311,6 @@ func (s *streamRun) batchBackfill(ctx context.Context, bs batchStream, f *batchF
 	return s.endBackfill(ctx, b, done, err)
 }
 
-// endBackfill records the end of a backfill's run: a finished backfill is
-// removed, a cancelled one (store.ErrBackfillGone) ends quietly.
-func (s *streamRun) endBackfill(ctx context.Context, b *model.Backfill, done bool, err error) error {
-	switch {
-	case errors.Is(err, store.ErrBackfillGone):
-		s.log.Info("Re-collection cancelled", slog.Int64("delivered", b.Delivered), slog.Int64("skipped", b.Skipped))
-		return nil
-	case err != nil || !done:
-		return err
-	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
-	defer cancel()
-	if err := s.c.store.DeleteBackfill(wctx, s.acct.ID, s.stream, b.Requested); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	s.log.Info("Re-collection finished", slog.Time("from", b.From), slog.Time("to", b.To),
-		slog.Int64("delivered", b.Delivered), slog.Int64("skipped", b.Skipped))
-	return nil
-}
-
 // batchFilter is a batch stream's duplicate filter: one keySet per log
 // type, stored beside the checkpoint (store.DedupSets); a commit writes
 // the sets that changed since the previous one.
